@@ -135,6 +135,24 @@ func (r *Reader) UvarintMax(what string, max uint64) uint64 {
 	return v
 }
 
+// lengthOf reads a uvarint length of at most max; it names the field only
+// when it fails, so the hot path builds no strings.
+func (r *Reader) lengthOf(what string, max uint64) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.buf[r.off:])
+	if n <= 0 || n != UvarintLen(v) || v > max {
+		r.Uvarint("length of " + what) // records the precise failure
+		if r.err == nil {
+			r.Failf("length of %s %d exceeds limit %d", what, v, max)
+		}
+		return 0
+	}
+	r.off += n
+	return v
+}
+
 // Varint reads a zig-zag signed value in minimal form.
 func (r *Reader) Varint(what string) int64 {
 	u := r.Uvarint(what)
@@ -158,7 +176,7 @@ func (r *Reader) Bytes(n int, what string) []byte {
 // LenBytes reads a uvarint length (at most max) and then that many bytes,
 // aliasing the input.
 func (r *Reader) LenBytes(what string, max int) []byte {
-	n := r.UvarintMax(what+" length", uint64(max))
+	n := r.lengthOf(what, uint64(max))
 	return r.Bytes(int(n), what)
 }
 
@@ -179,7 +197,7 @@ func (r *Reader) ID(what string) format.ID {
 // hostile count cannot make the caller allocate more than the input
 // justifies.
 func (r *Reader) Count(what string, minSize int) int {
-	n := r.Uvarint(what + " count")
+	n := r.lengthOf(what, math.MaxUint64)
 	if r.err != nil {
 		return 0
 	}
