@@ -13,7 +13,7 @@ const (
 	MaxEnvelopeSize = MaxChunkSize + 1024
 
 	// MaxPackSize is the largest pack. The pack writer's target is far
-	// below it (SPEC.md §6); this bound only protects readers.
+	// below it (SPEC.md §8); this bound only protects readers.
 	MaxPackSize = 1 << 30
 
 	// MaxNameLen bounds a file name, user or group name, host, tag or
