@@ -1,0 +1,24 @@
+// Package local is a [backend.Backend] that keeps objects as files under a
+// directory: the object "r/packs/ab/x.03" is the file DIR/r/packs/ab/x.03.
+//
+// # Durability
+//
+// Put writes the object to a temporary file ".tmp-<random>" in the object's
+// final directory, fsyncs it, renames it over the final name and fsyncs the
+// directory. Directories it creates on the way are fsynced into their parents.
+// So after Put returns the object survives a crash or power loss, and before
+// the rename no reader can see any of it: a crash leaves either no object or
+// the whole object, plus perhaps a stale temporary file, which List never
+// reports and [Backend.CleanTemp] removes. Delete does not fsync: a delete
+// lost in a crash brings back an orphan that garbage collection removes again.
+//
+// # Errors
+//
+// Errors name the object, never the store's directory. Out-of-space,
+// read-only and permission errors wrap both [backend.ErrFull],
+// [backend.ErrReadOnly] or [backend.ErrPermission] and the original
+// [syscall.Errno], so errors.Is(err, syscall.ENOSPC) keeps working.
+//
+// Files are created with mode 0600 and directories with 0700: the data is
+// encrypted, but the store is still nobody else's business.
+package local

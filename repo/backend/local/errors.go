@@ -1,0 +1,53 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/holdfast-backup/holdfast/repo/backend"
+)
+
+// wrapErr turns an error from the file system into one that names the object
+// rather than the absolute path, keeps the syscall.Errno in the chain and adds
+// the matching backend sentinel.
+func (b *Backend) wrapErr(op string, name string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("local: %s %s: %w", op, name, err)
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		// Not a system call error: keep it in the chain, but hide the path.
+		return fmt.Errorf("local: %s %s: %w", op, name, &redacted{err: err, root: b.root})
+	}
+	if kind := classify(errno); kind != nil {
+		return fmt.Errorf("local: %s %s: %w (%w)", op, name, kind, errno)
+	}
+	return fmt.Errorf("local: %s %s: %w", op, name, errno)
+}
+
+func classify(errno syscall.Errno) error {
+	switch errno {
+	case syscall.ENOSPC, syscall.EDQUOT:
+		return backend.ErrFull
+	case syscall.EROFS:
+		return backend.ErrReadOnly
+	case syscall.EACCES, syscall.EPERM:
+		return backend.ErrPermission
+	}
+	return nil
+}
+
+// redacted is an error whose message has the store's directory cut out.
+type redacted struct {
+	err  error
+	root string
+}
+
+func (r *redacted) Error() string {
+	return strings.ReplaceAll(r.err.Error(), r.root, "<store>")
+}
+
+func (r *redacted) Unwrap() error { return r.err }

@@ -1,0 +1,164 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/holdfast-backup/holdfast/repo/backend"
+)
+
+var _ backend.Backend = (*Backend)(nil)
+
+// tempPrefix starts the names of temporary files. Valid object names never
+// have a segment beginning with a dot, so temporary files cannot collide with
+// objects.
+const tempPrefix = ".tmp-"
+
+// Backend is a store in a local directory.
+type Backend struct {
+	root       string // absolute, cleaned
+	configured string // as the operator gave it, for String
+
+	// testHookCrash, when set, runs after the temporary file is written and
+	// synced and before the rename. An error from it makes Put return at
+	// once without removing the temporary file, as if the process had died.
+	testHookCrash func(name backend.Name) error
+}
+
+// New returns a store in dir, creating dir if needed. Paths in errors and
+// logs are relative to dir; [Backend.String] returns dir as given.
+func New(dir string) (*Backend, error) {
+	if dir == "" {
+		return nil, errors.New("local: empty directory")
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local: store %s: %w", dir, err)
+	}
+	b := &Backend{root: root, configured: filepath.Clean(dir)}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, b.wrapErr("create store", b.configured, err)
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, b.wrapErr("open store", b.configured, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("local: store %s: not a directory", b.configured)
+	}
+	return b, nil
+}
+
+// String implements [backend.Backend]: the directory as configured.
+func (b *Backend) String() string { return b.configured }
+
+func (b *Backend) path(name backend.Name) string {
+	return filepath.Join(b.root, filepath.FromSlash(string(name)))
+}
+
+// Get implements [backend.Backend] with an [io.SectionReader] over the file.
+func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int64) (io.ReadCloser, error) {
+	if err := name.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("local: get %s: %w", name, err)
+	}
+	f, err := os.Open(b.path(name))
+	if err != nil {
+		return nil, b.lookupErr("get", name, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, b.wrapErr("get", string(name), err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("local: get %s: %w", name, backend.ErrNotExist)
+	}
+	size := fi.Size()
+	if length < 0 {
+		length = size - offset
+	}
+	if offset < 0 || offset > size || length > size-offset {
+		f.Close()
+		return nil, fmt.Errorf("local: get %s: offset %d length %d of %d bytes: %w",
+			name, offset, length, size, backend.ErrRange)
+	}
+	return &fileReader{ctx: ctx, r: io.NewSectionReader(f, offset, length), f: f, b: b, name: name}, nil
+}
+
+// fileReader reads a section of an open file and stops once ctx is done.
+type fileReader struct {
+	ctx  context.Context
+	r    *io.SectionReader
+	f    *os.File
+	b    *Backend
+	name backend.Name
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("local: read %s: %w", r.name, err)
+	}
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.b.wrapErr("read", string(r.name), err)
+	}
+	return n, err
+}
+
+func (r *fileReader) Close() error { return r.f.Close() }
+
+// Stat implements [backend.Backend].
+func (b *Backend) Stat(ctx context.Context, name backend.Name) (backend.Info, error) {
+	if err := name.Validate(); err != nil {
+		return backend.Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return backend.Info{}, fmt.Errorf("local: stat %s: %w", name, err)
+	}
+	fi, err := os.Stat(b.path(name))
+	if err != nil {
+		return backend.Info{}, b.lookupErr("stat", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return backend.Info{}, fmt.Errorf("local: stat %s: %w", name, backend.ErrNotExist)
+	}
+	return backend.Info{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete implements [backend.Backend]. Deleting a missing object is not an
+// error. Empty directories are left in place: removing them would race with
+// a concurrent Put into the same directory.
+func (b *Backend) Delete(ctx context.Context, name backend.Name) error {
+	if err := name.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("local: delete %s: %w", name, err)
+	}
+	// Unlink, not os.Remove: a directory is not an object and must stay.
+	err := syscall.Unlink(b.path(name))
+	if err == nil || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) {
+		return nil
+	}
+	return b.wrapErr("delete", string(name), err)
+}
+
+// lookupErr maps "no such file" (also through a file where a directory was
+// expected) to backend.ErrNotExist.
+func (b *Backend) lookupErr(op string, name backend.Name, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("local: %s %s: %w", op, name, backend.ErrNotExist)
+	}
+	return b.wrapErr(op, string(name), err)
+}

@@ -1,0 +1,56 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+
+	"github.com/holdfast-backup/holdfast/repo/backend"
+)
+
+// errorCode returns the S3 error code of err, or "".
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// wrapErr maps an SDK error to the backend sentinels and prefixes the
+// operation and object name. SDK messages carry no credentials (the request
+// ID and the server's message only).
+func wrapErr(op, name string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("s3: %s %s: %w", op, name, err)
+	}
+	code, status := errorCode(err), httpStatus(err)
+	var kind error
+	switch {
+	case code == "NoSuchKey", code == "NotFound",
+		status == http.StatusNotFound && code != "NoSuchBucket" && code != "NoSuchUpload":
+		return fmt.Errorf("s3: %s %s: %w", op, name, backend.ErrNotExist)
+	case code == "InvalidRange", status == http.StatusRequestedRangeNotSatisfiable:
+		kind = backend.ErrRange
+	case code == "AccessDenied", status == http.StatusForbidden:
+		kind = backend.ErrPermission
+	case status == http.StatusInsufficientStorage:
+		kind = backend.ErrFull
+	}
+	if kind != nil {
+		return fmt.Errorf("s3: %s %s: %w: %w", op, name, kind, err)
+	}
+	return fmt.Errorf("s3: %s %s: %w", op, name, err)
+}
