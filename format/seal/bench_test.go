@@ -1,0 +1,79 @@
+package seal
+
+import (
+	"testing"
+
+	"github.com/zeebo/blake3"
+)
+
+const benchSize = 1 << 20
+
+// halfCompressible alternates 4 KiB of random bytes and 4 KiB of text, so
+// zstd saves about half.
+func halfCompressible(n int) []byte {
+	rnd := xof("bench random", n)
+	text := repeatedText(n)
+	b := make([]byte, n)
+	for off := 0; off < n; off += 4096 {
+		src := rnd
+		if off/4096%2 == 1 {
+			src = text
+		}
+		copy(b[off:], src[off:min(off+4096, n)])
+	}
+	return b
+}
+
+func benchSeal(b *testing.B, p []byte) {
+	s := testSealer()
+	nonce := make([]byte, NonceSize)
+	buf := make([]byte, 0, Overhead+2*len(p))
+	b.SetBytes(int64(len(p)))
+	var size int
+	for b.Loop() {
+		env, err := s.Seal(buf[:0], TypeData, s.ID(p), p, nonce)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(env)
+	}
+	b.ReportMetric(float64(size)/float64(len(p)), "ratio")
+}
+
+// BenchmarkSeal is the whole client-side cost of a new incompressible
+// chunk: keyed ID, compression check, AEAD.
+func BenchmarkSeal(b *testing.B) { benchSeal(b, xof("bench random", benchSize)) }
+
+// BenchmarkSealCompressible is the same on data zstd halves.
+func BenchmarkSealCompressible(b *testing.B) { benchSeal(b, halfCompressible(benchSize)) }
+
+func benchOpen(b *testing.B, p []byte) {
+	s := testSealer()
+	id := s.ID(p)
+	env, err := s.Seal(nil, TypeData, id, p, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, len(p))
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if _, _, err := s.Open(buf[:0], id, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen opens an incompressible chunk: AEAD and ID check.
+func BenchmarkOpen(b *testing.B) { benchOpen(b, xof("bench random", benchSize)) }
+
+// BenchmarkOpenCompressible adds zstd decompression.
+func BenchmarkOpenCompressible(b *testing.B) { benchOpen(b, halfCompressible(benchSize)) }
+
+// BenchmarkBlake3Sum256 is the floor: plain BLAKE3 over the same buffer.
+func BenchmarkBlake3Sum256(b *testing.B) {
+	p := xof("bench random", benchSize)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		blake3.Sum256(p)
+	}
+}

@@ -1,0 +1,95 @@
+package seal
+
+import (
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/holdfast-backup/holdfast/format"
+)
+
+// Compression policy (SPEC.md, "Compression decision"). It is a writer's
+// choice, not part of the format: readers accept either encoding of any
+// chunk. It is written down exactly because the golden vectors depend on it.
+const (
+	// sampleSize is how much of a large chunk the cheap check compresses:
+	// four 16 KiB pieces spread evenly over the chunk, so a compressible
+	// file header does not vouch for an incompressible body.
+	sampleSize   = 64 << 10
+	samplePieces = 4
+	pieceSize    = sampleSize / samplePieces
+
+	// A sample must shrink by at least this many percent for the whole
+	// chunk to be compressed.
+	sampleMinSavingPct = 3
+	// The compressed chunk is kept only if it saves at least this many
+	// percent; otherwise the plaintext is stored, which opens faster.
+	keepMinSavingPct = 1
+)
+
+// Encoders and decoders hold no key material, so all Sealers share them.
+// Each has concurrency 1: EncodeAll and DecodeAll run on the caller's
+// goroutine, and pooling gives one per concurrent caller.
+var (
+	encoders = sync.Pool{New: func() any {
+		e, err := zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(false),   // the AEAD tag already covers the payload
+			zstd.WithSingleSegment(true)) // always declare the content size
+		if err != nil {
+			panic("seal: zstd encoder: " + err.Error()) // unreachable: fixed options
+		}
+		return e
+	}}
+	decoders = sync.Pool{New: func() any {
+		d, err := zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(format.MaxChunkSize), // caps output and window
+			zstd.WithDecodeAllCapLimit(true))               // never grow the caller's buffer
+		if err != nil {
+			panic("seal: zstd decoder: " + err.Error()) // unreachable: fixed options
+		}
+		return d
+	}}
+	// samples and payloads hold scratch space: the compression check's
+	// sample and its output when sealing (about 128 KiB each), decrypted
+	// zstd payloads when opening (up to a chunk). Two pools, so a small
+	// buffer is never taken where a chunk-sized one is needed.
+	samples, payloads sync.Pool // *[]byte
+)
+
+// getBuffer returns a buffer from pool with capacity at least n.
+func getBuffer(pool *sync.Pool, n int) *[]byte {
+	if p, ok := pool.Get().(*[]byte); ok && cap(*p) >= n {
+		return p
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+// saves reports whether compressing n bytes to c bytes saves at least pct
+// percent. Integer arithmetic keeps the rule exact across implementations.
+func saves(c, n, pct int) bool { return 100*c <= (100-pct)*n }
+
+// worthTrying is the cheap check: for a chunk larger than sampleSize it
+// compresses the sample and reports whether that saved sampleMinSavingPct.
+// Smaller chunks are always tried whole (the trial is the check).
+func worthTrying(enc *zstd.Encoder, p []byte) bool {
+	n := len(p)
+	if n == 0 {
+		return false
+	}
+	if n <= sampleSize {
+		return true
+	}
+	bp := getBuffer(&samples, sampleSize+enc.MaxEncodedSize(sampleSize))
+	defer samples.Put(bp)
+	sample := (*bp)[:0]
+	for i := range samplePieces {
+		off := i * (n - pieceSize) / (samplePieces - 1)
+		sample = append(sample, p[off:off+pieceSize]...)
+	}
+	out := enc.EncodeAll(sample, sample[len(sample):]) // the spare capacity
+	return saves(len(out), len(sample), sampleMinSavingPct)
+}
