@@ -37,7 +37,7 @@ bench: ## run the Go benchmarks (medians: pipe through benchstat)
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
 		echo "fuzz $$t ($(FUZZTIME))"; \
-		$(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME); \
+		$(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; \
 	done
 
 lint: tools ## go vet + staticcheck + gofmt
