@@ -12,10 +12,6 @@ import (
 // what a decoder allocates for the xattr slice.
 const maxXattrList = 64 << 10
 
-// minExtentSize is the smallest encoded data extent: a one-byte length and
-// a chunk ID.
-const minExtentSize = 1 + format.IDSize
-
 // appendEntry appends the body of e (without its length prefix). The field
 // order is fixed and every field is always present (SPEC: tree entry body).
 func appendEntry(b []byte, e *Entry) []byte {
