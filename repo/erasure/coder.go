@@ -1,0 +1,209 @@
+package erasure
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/klauspost/reedsolomon"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/shard"
+	"github.com/holdfast-backup/holdfast/repo/backend"
+)
+
+// Store is one failure domain: a backend and the ID that pack records
+// (indexkey.PackRecord.Stores) use for it. IDs are fixed for the life of a
+// repository; the order of stores given to New only affects placement of
+// new packs.
+type Store struct {
+	ID      uint16
+	Backend backend.Backend
+}
+
+// Options adjusts a Coder. The zero value is fine.
+type Options struct {
+	// Log receives warnings: damaged shards, shards left behind by a failed
+	// write, a store layout that cannot keep shards apart. Nil discards.
+	Log *slog.Logger
+
+	// OnDamage, if set, is called once per damaged shard each time a read
+	// or scrub meets it (see Damage). It may be called from several
+	// goroutines at once and must not block for long.
+	OnDamage func(Damage)
+
+	// Parallelism bounds the store operations one call runs at once.
+	// Zero means k+m: every shard of a pack at once.
+	Parallelism int
+}
+
+// Coder places the shards of packs on a set of stores, writes them, and
+// reads, verifies and repairs them. It is safe for concurrent use.
+type Coder struct {
+	k, m     int
+	stores   []Store
+	byID     map[uint16]backend.Backend
+	log      *slog.Logger
+	onDamage func(Damage)
+	par      int
+	enc      reedsolomon.Encoder
+}
+
+// New returns a Coder that codes packs into k data and m parity shards
+// placed on stores. It needs 1 <= k, 0 <= m, k+m <= shard.MaxShards, at
+// least one store and unique store IDs. With fewer stores than k+m some
+// stores hold several shards of each pack; New logs a warning once, since a
+// single store failure then costs more than one shard.
+func New(stores []Store, k, m int, opts Options) (*Coder, error) {
+	if k < 1 || m < 0 || k+m > shard.MaxShards {
+		return nil, fmt.Errorf("%w: %d+%d shards (need 1 <= k, 0 <= m, k+m <= %d)", ErrConfig, k, m, shard.MaxShards)
+	}
+	if len(stores) == 0 {
+		return nil, fmt.Errorf("%w: no stores", ErrConfig)
+	}
+	if opts.Parallelism < 0 {
+		return nil, fmt.Errorf("%w: parallelism %d", ErrConfig, opts.Parallelism)
+	}
+	c := &Coder{
+		k:        k,
+		m:        m,
+		stores:   append([]Store(nil), stores...),
+		byID:     make(map[uint16]backend.Backend, len(stores)),
+		log:      opts.Log,
+		onDamage: opts.OnDamage,
+		par:      opts.Parallelism,
+	}
+	for _, s := range stores {
+		if s.Backend == nil {
+			return nil, fmt.Errorf("%w: store %d has no backend", ErrConfig, s.ID)
+		}
+		if _, dup := c.byID[s.ID]; dup {
+			return nil, fmt.Errorf("%w: store ID %d given twice", ErrConfig, s.ID)
+		}
+		c.byID[s.ID] = s.Backend
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.par == 0 {
+		c.par = k + m
+	}
+	// Default options: the same systematic Vandermonde code as package
+	// shard (SPEC.md §9.2), which ReadRange needs to rebuild sub-ranges.
+	enc, err := reedsolomon.New(k, m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %d+%d shards: %w", ErrConfig, k, m, err)
+	}
+	c.enc = enc
+	if n := len(stores); n < k+m {
+		perStore := (k + m + n - 1) / n
+		if perStore > m {
+			c.log.Warn(fmt.Sprintf("erasure: %d stores for k+m=%d shards: a store failure can lose more than m shards", n, k+m),
+				"stores", n, "k", k, "m", m, "shards_per_store", perStore)
+		} else {
+			c.log.Warn(fmt.Sprintf("erasure: %d stores for k+m=%d shards: a store holds up to %d shards of a pack, so fewer store failures are survivable", n, k+m, perStore),
+				"stores", n, "k", k, "m", m, "shards_per_store", perStore)
+		}
+	}
+	return c, nil
+}
+
+// K returns the number of data shards per pack.
+func (c *Coder) K() int { return c.k }
+
+// M returns the number of parity shards per pack.
+func (c *Coder) M() int { return c.m }
+
+// Place returns the store ID for each shard index 0..k+m-1 of a pack.
+//
+// The stores, in the order given to New, form a ring; shard i goes to ring
+// position (start+i) mod n, so the shards of a pack land on distinct stores
+// whenever there are at least k+m of them. The start is the pack ID's first
+// 8 bytes (big-endian) mod n. Pack IDs are BLAKE3 outputs, so starts are
+// uniform and stores fill evenly; and a pack always maps to the same stores,
+// with no state shared between calls or servers: a retried write lands
+// on the stores of the first attempt instead of scattering orphans.
+func (c *Coder) Place(packID format.ID) []uint16 {
+	n := uint64(len(c.stores))
+	start := binary.BigEndian.Uint64(packID[:8]) % n
+	out := make([]uint16, c.k+c.m)
+	for i := range out {
+		out[i] = c.stores[(start+uint64(i))%n].ID
+	}
+	return out
+}
+
+// checkPlacement checks that placement fits this Coder.
+func (c *Coder) checkPlacement(placement []uint16) error {
+	if len(placement) != c.k+c.m {
+		return fmt.Errorf("%w: %d store IDs for %d+%d shards", ErrPlacement, len(placement), c.k, c.m)
+	}
+	return nil
+}
+
+// store returns the backend of a store ID, or an error wrapping
+// ErrPlacement.
+func (c *Coder) store(id uint16) (backend.Backend, error) {
+	b, ok := c.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown store %d", ErrPlacement, id)
+	}
+	return b, nil
+}
+
+// forEach calls fn(i) for i in 0..n-1, at most c.par at a time, and waits
+// for all of them.
+func (c *Coder) forEach(ctx context.Context, n int, fn func(ctx context.Context, i int)) {
+	if n == 1 {
+		fn(ctx, 0)
+		return
+	}
+	sem := make(chan struct{}, c.par)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(ctx, i)
+		}()
+	}
+	wg.Wait()
+}
+
+// gather calls fetch for candidates in order, in waves of as many as are
+// still needed, until need of them succeeded or none are left. It returns
+// how many succeeded, or the context's error once it is done.
+func (c *Coder) gather(ctx context.Context, cands []int, need int, fetch func(ctx context.Context, i int) bool) (int, error) {
+	got := 0
+	for got < need && len(cands) > 0 {
+		wave := cands[:min(need-got, len(cands))]
+		cands = cands[len(wave):]
+		var mu sync.Mutex
+		c.forEach(ctx, len(wave), func(ctx context.Context, j int) {
+			if fetch(ctx, wave[j]) {
+				mu.Lock()
+				got++
+				mu.Unlock()
+			}
+		})
+		if err := ctx.Err(); err != nil {
+			return got, err
+		}
+	}
+	return got, nil
+}
+
+// order returns the shard indexes 0..k+m-1 for which keep is true, data
+// shards first: reading data shards needs no decoding.
+func (c *Coder) order(keep func(i int) bool) []int {
+	out := make([]int, 0, c.k+c.m)
+	for i := range c.k + c.m {
+		if keep(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
