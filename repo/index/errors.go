@@ -1,0 +1,32 @@
+package index
+
+import "errors"
+
+// Open errors.
+var (
+	// ErrLocked is returned (wrapped, together with the cause) by Open when
+	// another process, or another Index in this process, has the
+	// directory open.
+	ErrLocked = errors.New("index is in use by another process")
+)
+
+// Use errors.
+var (
+	// ErrClosed is returned by every method of an Index after Close, and by
+	// a Batch after Commit or Close.
+	ErrClosed = errors.New("index: closed")
+
+	// ErrInvalid is returned for arguments no key can be made of: a
+	// repository ID of 0, an invalid repository name.
+	ErrInvalid = errors.New("index: invalid argument")
+)
+
+// Lookup errors.
+var (
+	// ErrNotFound is returned (wrapped) by the Get methods, RepoID and
+	// RepoName when the key is absent.
+	ErrNotFound = errors.New("index: not found")
+
+	// ErrExists is returned by CreateRepo when the name is taken.
+	ErrExists = errors.New("index: already exists")
+)

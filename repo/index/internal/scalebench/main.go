@@ -1,0 +1,253 @@
+// Command scalebench measures the index at scale: insert rate, Missing
+// rate on one core, resident memory and disk size. It is the measurement
+// behind the numbers in package index's documentation.
+//
+//	nice go run ./repo/index/internal/scalebench -n 10000000
+//
+// It inserts n chunk locations with random IDs in synced batches of
+// -batch, lets Pebble flush and compact as it decides, then runs -rounds
+// Missing calls of -batch random IDs, half present, with GOMAXPROCS=1. A
+// sampler reads VmRSS from /proc/self/status every 500 ms; the peak is
+// reported per phase, together with getrusage's Maxrss at the end.
+package main
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/repo/index"
+)
+
+func main() {
+	var (
+		n        = flag.Int("n", 1_000_000, "chunk entries to insert")
+		batch    = flag.Int("batch", 10_000, "IDs per insert batch and per Missing call")
+		rounds   = flag.Int("rounds", 200, "Missing calls to time")
+		dir      = flag.String("dir", "", "index directory (default: a new temporary directory, removed at the end)")
+		reuse    = flag.Bool("reuse", false, "skip inserting: -dir already holds -n entries from an earlier run")
+		cache    = flag.Int64("cache", 0, "block cache bytes (0: index default)")
+		memtable = flag.Int("memtable", 0, "memtable bytes (0: index default)")
+		verbose  = flag.Bool("v", false, "print Pebble's metrics at the end")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the Missing loop to this file")
+	)
+	flag.Parse()
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "holdfast-scalebench-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+
+	rss := startSampler()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	x, err := index.Open(*dir, index.Options{CacheSize: *cache, MemTableSize: *memtable, Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("index %s, %d entries, GOMAXPROCS=%d\n", *dir, *n, runtime.GOMAXPROCS(0))
+
+	if !*reuse {
+		rss.reset()
+		start := time.Now()
+		for from := 0; from < *n; from += *batch {
+			b := x.NewBatch()
+			for i := from; i < min(from+*batch, *n); i++ {
+				b.PutChunk(1, chunkID(1, uint64(i)), chunkLoc(i))
+			}
+			if err := b.Commit(true); err != nil {
+				log.Fatal(err)
+			}
+			if from%(*n/10+1) < *batch && from > 0 {
+				st, _ := x.Stats()
+				fmt.Printf("  %9d entries  %6.1fs  RSS %4d MiB  L0 %d files  debt %d MiB\n",
+					from, time.Since(start).Seconds(), rss.now()>>20, st.L0Files, st.CompactionDebtMB)
+			}
+		}
+		d := time.Since(start)
+		fmt.Printf("insert: %d entries in %.1fs = %.0f inserts/s (synced batches of %d), peak RSS %d MiB\n",
+			*n, d.Seconds(), float64(*n)/d.Seconds(), *batch, rss.peak()>>20)
+		start = time.Now()
+		settle(x)
+		fmt.Printf("settle: flush and compactions took %.1fs, peak RSS %d MiB\n", time.Since(start).Seconds(), rss.peak()>>20)
+	}
+
+	st, _ := x.Stats()
+	fmt.Printf("disk: %.1f MiB (%.1f bytes/entry), read amplification %d\n",
+		float64(st.DiskBytes)/(1<<20), float64(st.DiskBytes)/float64(*n), st.ReadAmp)
+
+	// Lookups on one core: the batches are made before timing.
+	rng := rand.New(rand.NewPCG(7, 8))
+	const distinct = 20
+	batches := make([][]format.ID, distinct)
+	for k := range batches {
+		ids := make([]format.ID, *batch)
+		for i := range ids {
+			if i%2 == 0 {
+				ids[i] = chunkID(1, uint64(rng.IntN(*n)))
+			} else {
+				ids[i] = chunkID(2, rng.Uint64())
+			}
+		}
+		// Missing sorts its input, so the order here does not matter.
+		batches[k] = ids
+	}
+	procs := runtime.GOMAXPROCS(1)
+	rss.reset()
+	s0, _ := x.Stats()
+	missing := make([]format.ID, 0, *batch)
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var d time.Duration
+	for r := range *rounds {
+		// Each round uses one of the prepared batches with its present
+		// half redrawn, so the block cache sees new keys every round; only
+		// the Missing call is timed.
+		ids := batches[r%distinct]
+		if r >= distinct {
+			for i := 0; i < len(ids); i += 2 {
+				ids[i] = chunkID(1, uint64(rng.IntN(*n)))
+			}
+		}
+		start := time.Now()
+		m, err := x.Missing(1, ids, missing[:0])
+		d += time.Since(start)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if got, want := len(m), *batch-*batch/2; got < want || got > want+want/20 {
+			log.Fatalf("round %d: %d missing, want about %d", r, got, want)
+		}
+	}
+	pprof.StopCPUProfile()
+	runtime.GOMAXPROCS(procs)
+	s1, _ := x.Stats()
+	total := *rounds * *batch
+	fmt.Printf("missing: %d calls of %d IDs (half present) in %.2fs = %.0f IDs/s on GOMAXPROCS=1, peak RSS %d MiB\n",
+		*rounds, *batch, d.Seconds(), float64(total)/d.Seconds(), rss.peak()>>20)
+	fmt.Printf("  block cache: %d hits, %d misses; bloom filter: %d reads avoided, %d not\n",
+		s1.CacheHits-s0.CacheHits, s1.CacheMisses-s0.CacheMisses, s1.FilterHits-s0.FilterHits, s1.FilterMisses-s0.FilterMisses)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("go runtime: heap in use %d MiB, total from OS %d MiB, %d GCs\n",
+		ms.HeapInuse>>20, ms.Sys>>20, ms.NumGC)
+	if *verbose {
+		fmt.Println(x.String())
+	}
+	if err := x.Close(); err != nil {
+		log.Fatal(err)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("peak RSS: %d MiB sampled (VmRSS every 500ms), %d MiB getrusage Maxrss\n",
+		rss.max.Load()>>20, ru.Maxrss>>10)
+}
+
+// chunkID returns the nth ID of stream: random-looking and reproducible
+// without keeping ten million IDs in memory.
+func chunkID(stream, n uint64) format.ID {
+	var id format.ID
+	r := rand.NewPCG(stream, n) // stays on the stack: no allocation
+	for i := 0; i < len(id); i += 8 {
+		binary.LittleEndian.PutUint64(id[i:], r.Uint64())
+	}
+	return id
+}
+
+// chunkLoc is a realistic location: 32 chunks of about 1 MiB per pack,
+// random pack IDs and checksums.
+func chunkLoc(i int) indexkey.ChunkLoc {
+	loc := indexkey.ChunkLoc{
+		Pack:   chunkID(100, uint64(i/32)),
+		Offset: uint64(i%32) << 20,
+		Length: uint32(1<<20 - i%4096),
+	}
+	sum := chunkID(101, uint64(i))
+	copy(loc.Checksum[:], sum[:])
+	return loc
+}
+
+// settle flushes and waits for compactions to finish.
+func settle(x *index.Index) {
+	if err := x.Flush(); err != nil {
+		log.Fatal(err)
+	}
+	for {
+		st, err := x.Stats()
+		if err != nil {
+			log.Fatal(err)
+		}
+		if st.CompactionsNow == 0 && st.CompactionDebtMB == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sampler records the peak VmRSS, read every 500 ms.
+type sampler struct {
+	max   atomic.Int64 // over the whole run
+	phase atomic.Int64 // since the last reset
+}
+
+func startSampler() *sampler {
+	s := new(sampler)
+	go func() {
+		for {
+			s.sample()
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	return s
+}
+
+func (s *sampler) sample() {
+	v := vmRSS()
+	for _, m := range []*atomic.Int64{&s.max, &s.phase} {
+		for old := m.Load(); v > old && !m.CompareAndSwap(old, v); old = m.Load() {
+		}
+	}
+}
+
+func (s *sampler) reset()      { s.phase.Store(vmRSS()) }
+func (s *sampler) peak() int64 { s.sample(); return s.phase.Load() }
+func (s *sampler) now() int64  { return vmRSS() }
+
+// vmRSS returns the resident set size from /proc/self/status, in bytes.
+func vmRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
