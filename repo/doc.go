@@ -33,5 +33,5 @@
 // crash in between leaves orphan shards, which garbage collection removes;
 // the index never points at missing data.
 //
-// See SPEC.md §6–§8.
+// See SPEC.md §8–§11.
 package repo

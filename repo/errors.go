@@ -1,0 +1,29 @@
+package repo
+
+import "errors"
+
+// Errors returned by Repo, grouped by when they happen.
+var (
+	// ErrNoRepository is returned for a repository name or ID the index
+	// does not know.
+	ErrNoRepository = errors.New("no such repository")
+
+	// ErrExists is returned when creating a repository whose name is taken.
+	ErrExists = errors.New("repository already exists")
+
+	// ErrNotFound is returned for a chunk, snapshot or key file the
+	// repository does not hold.
+	ErrNotFound = errors.New("not found")
+
+	// ErrMissingChunks is returned by CommitSnapshot when the reference list
+	// names chunks the repository does not hold.
+	ErrMissingChunks = errors.New("snapshot references chunks the repository does not hold")
+
+	// ErrInvalid is returned for a request that is malformed: a snapshot
+	// header that does not decode, a reference list out of order, an
+	// envelope that is too large.
+	ErrInvalid = errors.New("invalid request")
+
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("repository engine closed")
+)

@@ -1,0 +1,201 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/format/snapshot"
+	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/index"
+)
+
+// RefSource yields a snapshot's reference list in ascending order; it
+// returns io.EOF after the last ID.
+type RefSource func() (format.ID, error)
+
+// RefsFromSlice returns a RefSource over ids (which must be ascending).
+func RefsFromSlice(ids []format.ID) RefSource {
+	i := 0
+	return func() (format.ID, error) {
+		if i == len(ids) {
+			return format.ID{}, io.EOF
+		}
+		i++
+		return ids[i-1], nil
+	}
+}
+
+// missingBatch is how many reference IDs are checked against the index at a
+// time while a commit streams its reference list.
+const missingBatch = 10000
+
+// CommitSnapshot commits a snapshot: the encoded clear header (SPEC.md §7.1)
+// and its reference list. It flushes the repository's open pack, checks that
+// the header decodes, that the references are strictly ascending and match
+// the header's RefCount and RefsHash, and that the repository holds every
+// referenced chunk; then it writes the header and reference list to the
+// stores and commits the snapshot record in one synced index batch. The
+// snapshot ID is the BLAKE3-256 of the header bytes. Committing a snapshot
+// that already exists returns its ID and changes nothing.
+func (r *Repo) CommitSnapshot(ctx context.Context, repoID uint32, header []byte, refs RefSource) (format.ID, error) {
+	name, err := r.repoName(repoID)
+	if err != nil {
+		return format.ID{}, err
+	}
+	h, err := snapshot.Decode(header)
+	if err != nil {
+		return format.ID{}, fmt.Errorf("snapshot header: %v: %w", err, ErrInvalid)
+	}
+	id := format.ID(blake3.Sum256(header))
+	if _, err := r.idx.GetSnapshot(repoID, id); err == nil {
+		return id, nil
+	} else if !errors.Is(err, index.ErrNotFound) {
+		return id, err
+	}
+	if err := r.Flush(ctx, repoID); err != nil {
+		return id, err
+	}
+	sp := &spool{dir: r.cfg.DataDir}
+	defer sp.Close()
+	sum := blake3.New()
+	if err := r.checkRefs(ctx, repoID, h, refs, io.MultiWriter(sp, sum)); err != nil {
+		return id, err
+	}
+	refsRef, err := r.putMeta(ctx, refsObject(name, id), sp, [32]byte(sum.Sum(nil)))
+	if err != nil {
+		return id, err
+	}
+	if _, err := r.putMeta(ctx, headerObject(name, id), backend.Bytes(header), id); err != nil {
+		return id, err
+	}
+	b := r.idx.NewBatch()
+	defer b.Close()
+	b.PutSnapshot(repoID, id, indexkey.SnapshotRecord{
+		Header:    indexkey.ObjectRef{Inline: header},
+		Refs:      refsRef,
+		Committed: time.Now(),
+	})
+	if err := b.Commit(true); err != nil {
+		return id, fmt.Errorf("commit snapshot %s: %w", id.Short(), err)
+	}
+	return id, nil
+}
+
+// checkRefs streams refs into w as an encoded reference list while checking
+// order, count, checksum and that every chunk is held.
+func (r *Repo) checkRefs(ctx context.Context, repoID uint32, h *snapshot.Header, refs RefSource, w io.Writer) error {
+	rw := snapshot.NewRefWriter(w, h.RefCount)
+	batch := make([]format.ID, 0, missingBatch)
+	var missing []format.ID
+	var n uint64
+	check := func() error {
+		var err error
+		missing, err = r.idx.Missing(repoID, batch, missing)
+		batch = batch[:0]
+		return err
+	}
+	for {
+		id, err := refs()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n++; n > h.RefCount {
+			return fmt.Errorf("reference list longer than the header's %d: %w", h.RefCount, ErrInvalid)
+		}
+		if err := rw.Add(id); err != nil {
+			return fmt.Errorf("reference list: %v: %w", err, ErrInvalid)
+		}
+		if batch = append(batch, id); len(batch) == missingBatch {
+			if err := check(); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	if n != h.RefCount {
+		return fmt.Errorf("reference list has %d IDs, header says %d: %w", n, h.RefCount, ErrInvalid)
+	}
+	if err := rw.Close(); err != nil {
+		return fmt.Errorf("reference list: %v: %w", err, ErrInvalid)
+	}
+	if rw.Sum() != h.RefsHash {
+		return fmt.Errorf("reference list does not match the header's RefsHash: %w", ErrInvalid)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%d of %d referenced chunks (first %s): %w", len(missing), n, missing[0].Short(), ErrMissingChunks)
+	}
+	return nil
+}
+
+// Snapshot is a committed snapshot as the engine holds it.
+type Snapshot struct {
+	ID        format.ID
+	Header    []byte // encoded clear header (SPEC.md §7.1)
+	Committed time.Time
+	refs      indexkey.ObjectRef
+}
+
+// GetSnapshot returns snapshot id of repository repoID.
+func (r *Repo) GetSnapshot(ctx context.Context, repoID uint32, id format.ID) (Snapshot, error) {
+	rec, err := r.idx.GetSnapshot(repoID, id)
+	if errors.Is(err, index.ErrNotFound) {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", id.Short(), ErrNotFound)
+	}
+	if err != nil {
+		return Snapshot{}, err
+	}
+	hdr, err := r.getMeta(ctx, rec.Header)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return Snapshot{ID: id, Header: hdr, Committed: rec.Committed, refs: rec.Refs}, nil
+}
+
+// Snapshots calls fn for every snapshot of repository repoID, in ID order.
+func (r *Repo) Snapshots(ctx context.Context, repoID uint32, fn func(Snapshot) error) error {
+	return r.idx.Snapshots(repoID, func(id format.ID, rec indexkey.SnapshotRecord) error {
+		hdr, err := r.getMeta(ctx, rec.Header)
+		if err != nil {
+			return err
+		}
+		return fn(Snapshot{ID: id, Header: hdr, Committed: rec.Committed, refs: rec.Refs})
+	})
+}
+
+// ReadRefs calls fn for every chunk ID snapshot s references, in ascending
+// order, after verifying the stored list's order, count and checksum.
+func (r *Repo) ReadRefs(ctx context.Context, s Snapshot, fn func(format.ID) error) error {
+	b, err := r.getMeta(ctx, s.refs)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: reference list: %w", s.ID.Short(), err)
+	}
+	rr := snapshot.NewRefReader(bytes.NewReader(b))
+	for {
+		id, err := rr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("snapshot %s: reference list: %w", s.ID.Short(), err)
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package repo
+
+import (
+	"sync/atomic"
+
+	"github.com/holdfast-backup/holdfast/repo/erasure"
+)
+
+// Stats are the engine's running counters, for the server's metrics.
+type Stats struct {
+	// DamagedShards counts damaged or missing shards met by reads and
+	// scrubs since start (the same shard counts again each time it is met).
+	DamagedShards uint64
+}
+
+// counters are updated by the engine and read by Stats.
+type counters struct {
+	damaged atomic.Uint64
+}
+
+// Stats returns a snapshot of the engine's counters.
+func (r *Repo) Stats() Stats {
+	return Stats{DamagedShards: r.counters.damaged.Load()}
+}
+
+// onDamage counts damage and forwards it to the configured callback.
+func (r *Repo) onDamage(d erasure.Damage) {
+	r.counters.damaged.Add(1)
+	if r.cfg.OnDamage != nil {
+		r.cfg.OnDamage(d)
+	}
+}
