@@ -57,7 +57,7 @@ Start it with 'holdfastd serve'; the first start creates the data directory.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand())
+	root.AddCommand(newServeCommand(), newScrubCommand(), newRebuildIndexCommand())
 	return root
 }
 

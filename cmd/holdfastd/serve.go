@@ -8,19 +8,23 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/repo/erasure"
 	"github.com/holdfast-backup/holdfast/server"
 )
 
 type serveOptions struct {
+	layout  layoutFlags
 	data    string
 	listen  string
 	tlsCert string
 	tlsKey  string
+	metrics string
 }
 
 func newServeCommand() *cobra.Command {
@@ -39,46 +43,90 @@ finish (up to 30 s), and exits 0.`,
   holdfastd serve --data /var/lib/holdfast --listen 0.0.0.0:8433 \
       --tls-cert server.crt --tls-key server.key`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), opts, cmd.Flags().Changed("shards"))
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.data, "data", "./holdfast-data", "data directory (index, configuration, local stores)")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:8433", "address to listen on")
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve TLS when given with --tls-key")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&opts.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` at /metrics (e.g. 127.0.0.1:9433)")
+	opts.layout.register(f)
 	return cmd
 }
 
-func serve(ctx context.Context, opts serveOptions) error {
+func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key must be given together")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	dir, err := openDataDir(opts.data)
+	metrics := server.NewMetrics()
+	onDamage := func(erasure.Damage) { metrics.ShardDamage.Add(1) }
+	dir, engine, err := openEngine(ctx, opts.data, &opts.layout, explicitShards, log, onDamage)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
+	defer func() {
+		if err := engine.Close(context.Background()); err != nil {
+			log.Error("closing storage", "err", err)
+		}
+	}()
+	_, created, err := server.EnsureAdminToken(opts.data, engine)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.listen, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(holdfastv1connect.NewInfoServiceHandler(server.NewInfoService(nil, nil)))
-	srv := server.NewHTTPServer(mux, log)
-
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if opts.metrics != "" {
+		if err := serveMetrics(ctx, opts.metrics, metrics, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	api := server.New(engine, server.Options{Log: log, Metrics: metrics})
+	go api.RunSessionSweeper(ctx, time.Minute)
+	srv := server.NewHTTPServer(api.Handler(), log)
+
 	scheme := "http"
 	if opts.tlsCert != "" {
 		scheme = "https"
 	}
-	log.Info("holdfastd serving", "addr", ln.Addr().String(), "data", opts.data)
-	fmt.Fprintf(os.Stderr, "holdfastd listening on %s://%s\n", scheme, ln.Addr())
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	log.Info("holdfastd serving", "addr", ln.Addr().String(), "layout", engine.Layout().String())
+	fmt.Fprintf(os.Stderr, "holdfastd listening on %s\n", url)
+	if created {
+		tokenFile := filepath.Join(opts.data, server.AdminTokenFile)
+		fmt.Fprintf(os.Stderr, "Created the server-admin token in %s (mode 0600). Point a client at this server with:\n"+
+			"  export HOLDFAST_SERVER=%s HOLDFAST_TOKEN=$(cat %s)\n", tokenFile, url, tokenFile)
+	}
 	if err := server.Serve(ctx, srv, ln, opts.tlsCert, opts.tlsKey); err != nil {
 		return err
 	}
 	log.Info("holdfastd stopped cleanly")
+	return nil
+}
+
+// serveMetrics serves Prometheus metrics on addr at /metrics until ctx ends.
+func serveMetrics(ctx context.Context, addr string, m *server.Metrics, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m)
+	srv := server.NewHTTPServer(mux, log)
+	go func() {
+		if err := server.Serve(ctx, srv, ln, "", ""); err != nil {
+			log.Error("metrics server", "err", err)
+		}
+	}()
 	return nil
 }

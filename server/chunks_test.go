@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/holdfast-backup/holdfast/format"
+	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
+	"github.com/holdfast-backup/holdfast/repo/backend"
+)
+
+// storeFakeChunks puts n fake envelopes of 1..maxSize bytes straight into
+// the engine and flushes them.
+func storeFakeChunks(t testing.TB, f *upFixture, n, maxSize int) []upChunk {
+	t.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(maxSize)))
+	out := make([]upChunk, n)
+	for i := range out {
+		out[i] = upChunk{id: randomID(), env: fakeEnvelope(64 + rng.IntN(maxSize-64))}
+		if _, err := f.eng.PutChunk(ctx, f.id, out[i].id, out[i].env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.eng.Flush(ctx, f.id); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReadChunksOrder reads 500 chunks (about 64 MiB, twice the read-ahead
+// budget) in an order unlike storage order, with repeats, over both
+// protocols, and checks they arrive in exactly that order.
+func TestReadChunksOrder(t *testing.T) {
+	f := newUpFixture(t, upOptions{packTarget: 4 << 20})
+	chunks := storeFakeChunks(t, f, 500, 256<<10)
+	want := append([]upChunk(nil), chunks...)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(want), func(i, j int) { want[i], want[j] = want[j], want[i] })
+	want = append(want, want[7], want[3], want[7])
+	for _, grpc := range []bool{false, true} {
+		f.client(f.restore, grpc).mustReadBack(t, want)
+	}
+	var total uint64
+	for _, c := range want {
+		total += uint64(len(c.env))
+	}
+	if got := f.srv.metrics.BytesOut.Load(); got != 2*total {
+		t.Fatalf("BytesOut %d, want %d", got, 2*total)
+	}
+}
+
+// TestReadAheadBudget stalls the consumer and checks that the workers stop
+// reading at the byte budget, then that everything arrives in order.
+func TestReadAheadBudget(t *testing.T) {
+	f := newUpFixture(t, upOptions{packTarget: 4 << 20})
+	chunks := storeFakeChunks(t, f, 300, 512<<10)
+	ids := make([]format.ID, len(chunks))
+	for i := range chunks {
+		ids[i] = chunks[i].id
+	}
+	s := &ChunkService{f.srv}
+	ra := s.startReadAhead(context.Background(), f.id, ids)
+	defer ra.stop()
+	// The dispatcher runs into the budget (it is within one chunk of it)
+	// and then stays there while nobody consumes.
+	const maxChunk = 512 << 10
+	settle(t, "read-ahead to fill its budget", func() bool { return ra.inflight.Load() > ReadAheadBytes-maxChunk })
+	full := ra.inflight.Load()
+	time.Sleep(200 * time.Millisecond)
+	if got := ra.inflight.Load(); got != full || got > ReadAheadBytes {
+		t.Fatalf("%d bytes in flight with a stalled consumer (was %d); budget %d", got, full, ReadAheadBytes)
+	}
+	for i := range chunks {
+		j, err := ra.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.err != nil || j.id != chunks[i].id || string(j.env) != string(chunks[i].env) {
+			t.Fatalf("job %d: %v", i, j.err)
+		}
+		if got := ra.inflight.Load(); got > ReadAheadBytes {
+			t.Fatalf("%d bytes in flight; budget %d", got, ReadAheadBytes)
+		}
+		ra.release(j.size)
+	}
+	ra.stop()
+	if n := readAheadLive.Load(); n != 0 {
+		t.Fatalf("%d read-ahead goroutines after stop", n)
+	}
+}
+
+// TestReadChunksCancel cancels a restore stream mid-way: the read-ahead
+// goroutines must all exit and the process's goroutine count settle back.
+func TestReadChunksCancel(t *testing.T) {
+	f := newUpFixture(t, upOptions{packTarget: 4 << 20})
+	chunks := storeFakeChunks(t, f, 500, 128<<10)
+	c := f.client(f.restore, false)
+	c.mustReadBack(t, chunks[:3]) // open the connection first
+	base := runtime.NumGoroutine()
+
+	for range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		raw := make([][]byte, len(chunks))
+		for i := range chunks {
+			raw[i] = chunks[i].id[:]
+		}
+		st, err := c.chunk.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{Repo: f.repo, Ids: raw}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			if !st.Receive() {
+				t.Fatal(st.Err())
+			}
+		}
+		cancel()
+		for st.Receive() {
+		}
+		st.Close()
+	}
+	settle(t, "read-ahead goroutines", func() bool { return readAheadLive.Load() == 0 })
+	settle(t, "goroutines", func() bool { return runtime.NumGoroutine() <= base })
+	c.mustReadBack(t, chunks[:10]) // and the server still serves
+}
+
+// settle waits up to 10 s for cond.
+func settle(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%s did not settle (now %d goroutines, %d read-ahead)\n%s",
+				what, runtime.NumGoroutine(), readAheadLive.Load(), buf[:runtime.Stack(buf, true)])
+		}
+	}
+}
+
+// TestReadChunksDataLoss destroys two of the three stores (k=2, m=1): a
+// chunk can no longer be rebuilt, and the stream ends with DataLoss naming
+// it, without internal details.
+func TestReadChunksDataLoss(t *testing.T) {
+	ctx := context.Background()
+	f := newUpFixture(t, upOptions{})
+	chunks := storeFakeChunks(t, f, 4, 4<<10)
+	for _, s := range f.stores[:2] {
+		var names []backend.Name
+		if err := s.Backend.List(ctx, "", func(i backend.Info) error { names = append(names, i.Name); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if err := s.Backend.Delete(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, err := f.client(f.restore, false).readChunks(ctx, []format.ID{chunks[2].id})
+	wantCode(t, "read of a destroyed chunk", err, connect.CodeDataLoss)
+	if !strings.Contains(err.Error(), chunks[2].id.Short()) || strings.Contains(err.Error(), "shard") || strings.Contains(err.Error(), "pack") {
+		t.Fatalf("message should name the chunk and nothing internal: %v", err)
+	}
+}

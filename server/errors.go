@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/repo"
+	"github.com/holdfast-backup/holdfast/repo/erasure"
+)
+
+// Errors of the server layer itself.
+var (
+	// errUnauthenticated: no token, a malformed one, an unknown or expired
+	// one. The message never says which, so it cannot be used to probe.
+	errUnauthenticated = errors.New("missing, unknown or expired token")
+	// errDenied: the token is valid but its role or repository does not
+	// allow the call.
+	errDenied = errors.New("permission denied")
+	// errBadRequest wraps malformed request fields.
+	errBadRequest = errors.New("invalid request")
+	// errNoSession: an unknown, expired or foreign upload session.
+	errNoSession = errors.New("no such upload session (unknown, expired or aborted)")
+	// errLocked: the snapshot has a retention lock, so it cannot be deleted.
+	errLocked = errors.New("snapshot is locked")
+)
+
+// toConnect maps any error a handler meets to a Connect error. It is the
+// only place that does: engine errors keep their meaning (not found, invalid,
+// data loss), everything unexpected becomes Internal with a generic message,
+// and the details go to the log, never to the client (they may hold paths).
+func toConnect(log *slog.Logger, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	code, public := classify(err)
+	if code == connect.CodeInternal || code == connect.CodeDataLoss || code == connect.CodeUnavailable {
+		log.Error("request failed", "op", op, "code", code.String(), "err", err)
+	}
+	return connect.NewError(code, errors.New(public))
+}
+
+// classify returns the Connect code and the message a client may see.
+func classify(err error) (connect.Code, string) {
+	switch {
+	case errors.Is(err, errUnauthenticated):
+		return connect.CodeUnauthenticated, errUnauthenticated.Error()
+	case errors.Is(err, errDenied):
+		return connect.CodePermissionDenied, err.Error()
+	case errors.Is(err, errNoSession):
+		return connect.CodeNotFound, errNoSession.Error()
+	case errors.Is(err, errBadRequest), errors.Is(err, repo.ErrInvalid):
+		return connect.CodeInvalidArgument, err.Error()
+	case errors.Is(err, repo.ErrMissingChunks), errors.Is(err, errLocked):
+		return connect.CodeFailedPrecondition, err.Error()
+	case errors.Is(err, repo.ErrExists):
+		return connect.CodeAlreadyExists, err.Error()
+	case errors.Is(err, repo.ErrNotFound), errors.Is(err, repo.ErrNoRepository):
+		return connect.CodeNotFound, err.Error()
+	case errors.Is(err, erasure.ErrUnrecoverable), format.IsCorrupt(err):
+		return connect.CodeDataLoss, "stored data is damaged beyond repair (see the server log)"
+	case errors.Is(err, context.Canceled):
+		return connect.CodeCanceled, "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.CodeDeadlineExceeded, "deadline exceeded"
+	case errors.Is(err, repo.ErrClosed):
+		return connect.CodeUnavailable, "server is shutting down"
+	}
+	return connect.CodeInternal, "internal error (see the server log)"
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+)
+
+// Metrics are the server's Prometheus counters, exposed in the text format
+// by Metrics.ServeHTTP. Hand-written to keep the dependency set small: the
+// server only needs counters and gauges.
+type Metrics struct {
+	mu       sync.Mutex
+	requests map[string]*atomic.Uint64 // "procedure\x00code"
+
+	BytesIn        atomic.Uint64 // envelope bytes received by PutChunks
+	BytesOut       atomic.Uint64 // envelope bytes sent by ReadChunks
+	ChunksStored   atomic.Uint64
+	ChunksDeduped  atomic.Uint64 // uploads of chunks the repository already held
+	SessionsOpened atomic.Uint64
+	ShardDamage    atomic.Uint64 // damaged or missing shards met by reads and scrubs
+	GCRuns         atomic.Uint64
+	GCBytesFreed   atomic.Uint64
+
+	// Gauges are read at scrape time.
+	gauges map[string]func() float64
+}
+
+// NewMetrics returns empty metrics.
+func NewMetrics() *Metrics {
+	return &Metrics{requests: map[string]*atomic.Uint64{}, gauges: map[string]func() float64{}}
+}
+
+// Gauge registers a gauge read at scrape time.
+func (m *Metrics) Gauge(name, help string, read func() float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gauges[name+"\x00"+help] = read
+}
+
+func (m *Metrics) countRequest(procedure string, code connect.Code) {
+	key := procedure + "\x00" + code.String()
+	m.mu.Lock()
+	c, ok := m.requests[key]
+	if !ok {
+		c = new(atomic.Uint64)
+		m.requests[key] = c
+	}
+	m.mu.Unlock()
+	c.Add(1)
+}
+
+// interceptor counts every request by procedure and result code.
+func (m *Metrics) interceptor() connect.Interceptor { return &metricsInterceptor{m} }
+
+type metricsInterceptor struct{ m *Metrics }
+
+func (i *metricsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		resp, err := next(ctx, req)
+		i.m.countRequest(req.Spec().Procedure, codeOf(err))
+		return resp, err
+	}
+}
+
+func (i *metricsInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (i *metricsInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		err := next(ctx, conn)
+		i.m.countRequest(conn.Spec().Procedure, codeOf(err))
+		return err
+	}
+}
+
+func codeOf(err error) connect.Code {
+	if err == nil {
+		return 0
+	}
+	return connect.CodeOf(err)
+}
+
+// ServeHTTP writes the metrics in the Prometheus text exposition format.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	m.write(w)
+}
+
+func (m *Metrics) write(w io.Writer) {
+	counter := func(name, help string, v uint64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	counter("holdfast_bytes_in_total", "Sealed chunk bytes received.", m.BytesIn.Load())
+	counter("holdfast_bytes_out_total", "Sealed chunk bytes sent to restores.", m.BytesOut.Load())
+	counter("holdfast_chunks_stored_total", "Chunks stored.", m.ChunksStored.Load())
+	counter("holdfast_chunks_deduplicated_total", "Uploaded chunks the repository already held.", m.ChunksDeduped.Load())
+	counter("holdfast_sessions_opened_total", "Upload sessions opened.", m.SessionsOpened.Load())
+	counter("holdfast_shard_damage_total", "Damaged or missing shards met by reads and scrubs.", m.ShardDamage.Load())
+	counter("holdfast_gc_runs_total", "Garbage collections run.", m.GCRuns.Load())
+	counter("holdfast_gc_bytes_freed_total", "Bytes freed by garbage collection.", m.GCBytesFreed.Load())
+
+	m.mu.Lock()
+	keys := make([]string, 0, len(m.requests))
+	for k := range m.requests {
+		keys = append(keys, k)
+	}
+	gauges := make(map[string]func() float64, len(m.gauges))
+	for k, v := range m.gauges {
+		gauges[k] = v
+	}
+	m.mu.Unlock()
+	sort.Strings(keys)
+	fmt.Fprintf(w, "# HELP holdfast_requests_total RPCs by procedure and code.\n# TYPE holdfast_requests_total counter\n")
+	for _, k := range keys {
+		proc, code, _ := strings.Cut(k, "\x00")
+		if code == "" || code == "code_0" {
+			code = "ok"
+		}
+		m.mu.Lock()
+		v := m.requests[k].Load()
+		m.mu.Unlock()
+		fmt.Fprintf(w, "holdfast_requests_total{procedure=%q,code=%q} %d\n", proc, code, v)
+	}
+	names := make([]string, 0, len(gauges))
+	for k := range gauges {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		name, help, _ := strings.Cut(k, "\x00")
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, gauges[k]())
+	}
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/repo"
+)
+
+// MaxMessageBytes bounds one RPC message: a PutChunks message may carry a
+// few maximum-size envelopes; anything larger is refused before it is read.
+const MaxMessageBytes = 4*format.MaxEnvelopeSize + 1<<20
+
+// Options configure a Server.
+type Options struct {
+	Log *slog.Logger
+	// SessionLease is how long an upload session lives without KeepAlive;
+	// 0 means DefaultSessionLease.
+	SessionLease time.Duration
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+	// Metrics receives counters; nil disables them.
+	Metrics *Metrics
+}
+
+// DefaultSessionLease is the lease of an upload session.
+const DefaultSessionLease = 15 * time.Minute
+
+// Server holds what every service handler needs.
+type Server struct {
+	repo    *repo.Repo
+	log     *slog.Logger
+	auth    *authenticator
+	lease   time.Duration
+	now     func() time.Time
+	metrics *Metrics
+
+	// sessions orders writes that depend on a session being alive (pins,
+	// lease renewals: read side) against the writes that end sessions
+	// (commit, abort, sweep: write side); see sessions.go.
+	sessions sync.RWMutex
+}
+
+// New returns a server over the storage engine r.
+func New(r *repo.Repo, opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SessionLease <= 0 {
+		opts.SessionLease = DefaultSessionLease
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
+	return &Server{
+		repo: r, log: opts.Log, lease: opts.SessionLease, now: opts.Now, metrics: opts.Metrics,
+		auth: &authenticator{repo: r, now: opts.Now},
+	}
+}
+
+// Handler returns an http.Handler serving every service.
+func (s *Server) Handler() http.Handler {
+	opts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(MaxMessageBytes),
+		connect.WithSendMaxBytes(MaxMessageBytes),
+		connect.WithInterceptors(s.metrics.interceptor()),
+		// Everything this API carries is ciphertext or random IDs, which
+		// never compress: gzip would only burn CPU on both ends.
+		connect.WithCompression("gzip", nil, nil),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(holdfastv1connect.NewInfoServiceHandler(NewInfoService(nil, nil), opts...))
+	mux.Handle(holdfastv1connect.NewRepoServiceHandler(&RepoService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewTokenServiceHandler(&TokenService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewUploadServiceHandler(&UploadService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewSnapshotServiceHandler(&SnapshotService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewChunkServiceHandler(&ChunkService{s}, opts...))
+	return mux
+}
