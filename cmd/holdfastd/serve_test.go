@@ -34,6 +34,13 @@ func buildServer(t *testing.T) string {
 func startServer(t *testing.T, bin, data string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	return cmd, startCmd(t, cmd)
+}
+
+// startCmd starts a prepared `holdfastd serve` and returns its URL once it
+// prints its listening line.
+func startCmd(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -51,11 +58,11 @@ func startServer(t *testing.T, bin, data string) (*exec.Cmd, string) {
 				for lines.Scan() {
 				}
 			}()
-			return cmd, url
+			return url
 		}
 	}
 	t.Fatal("holdfastd exited before listening")
-	return nil, ""
+	return ""
 }
 
 func h2cClient() *http.Client {

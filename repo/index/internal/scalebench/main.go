@@ -42,6 +42,7 @@ func main() {
 		cache    = flag.Int64("cache", 0, "block cache bytes (0: index default)")
 		memtable = flag.Int("memtable", 0, "memtable bytes (0: index default)")
 		verbose  = flag.Bool("v", false, "print Pebble's metrics at the end")
+		present  = flag.Int("present", 50, "percent of each Missing batch that is present (0-100)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the Missing loop to this file")
 	)
 	flag.Parse()
@@ -98,7 +99,7 @@ func main() {
 	for k := range batches {
 		ids := make([]format.ID, *batch)
 		for i := range ids {
-			if i%2 == 0 {
+			if isPresent(i, *present) {
 				ids[i] = chunkID(1, uint64(rng.IntN(*n)))
 			} else {
 				ids[i] = chunkID(2, rng.Uint64())
@@ -127,8 +128,10 @@ func main() {
 		// the Missing call is timed.
 		ids := batches[r%distinct]
 		if r >= distinct {
-			for i := 0; i < len(ids); i += 2 {
-				ids[i] = chunkID(1, uint64(rng.IntN(*n)))
+			for i := range ids {
+				if isPresent(i, *present) {
+					ids[i] = chunkID(1, uint64(rng.IntN(*n)))
+				}
 			}
 		}
 		start := time.Now()
@@ -137,7 +140,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if got, want := len(m), *batch-*batch/2; got < want || got > want+want/20 {
+		if got, want := len(m), *batch-*batch**present/100; got < want || got > want+want/20+1 {
 			log.Fatalf("round %d: %d missing, want about %d", r, got, want)
 		}
 	}
@@ -145,8 +148,8 @@ func main() {
 	runtime.GOMAXPROCS(procs)
 	s1, _ := x.Stats()
 	total := *rounds * *batch
-	fmt.Printf("missing: %d calls of %d IDs (half present) in %.2fs = %.0f IDs/s on GOMAXPROCS=1, peak RSS %d MiB\n",
-		*rounds, *batch, d.Seconds(), float64(total)/d.Seconds(), rss.peak()>>20)
+	fmt.Printf("missing: %d calls of %d IDs (%d%% present) in %.2fs = %.0f IDs/s on GOMAXPROCS=1, peak RSS %d MiB\n",
+		*rounds, *batch, *present, d.Seconds(), float64(total)/d.Seconds(), rss.peak()>>20)
 	fmt.Printf("  block cache: %d hits, %d misses; bloom filter: %d reads avoided, %d not\n",
 		s1.CacheHits-s0.CacheHits, s1.CacheMisses-s0.CacheMisses, s1.FilterHits-s0.FilterHits, s1.FilterMisses-s0.FilterMisses)
 	var ms runtime.MemStats
@@ -251,3 +254,7 @@ func vmRSS() int64 {
 	}
 	return 0
 }
+
+// isPresent says whether position i of a batch draws a stored ID, so that
+// present percent of every batch is present.
+func isPresent(i, percent int) bool { return i%100 < percent }
