@@ -1,0 +1,99 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+)
+
+// Config says which server and repository to talk to.
+type Config struct {
+	Server string // e.g. http://127.0.0.1:8433
+	Token  string // bearer token
+	Repo   string // repository name
+	// HTTPClient overrides the HTTP client (tests, custom TLS roots).
+	HTTPClient *http.Client
+}
+
+// Conn holds the RPC clients of one server, with the token attached to
+// every call. It knows no keys: it is what admin commands need.
+type Conn struct {
+	cfg       Config
+	Repos     holdfastv1connect.RepoServiceClient
+	Tokens    holdfastv1connect.TokenServiceClient
+	Upload    holdfastv1connect.UploadServiceClient
+	Snapshots holdfastv1connect.SnapshotServiceClient
+	Chunks    holdfastv1connect.ChunkServiceClient
+	Info      holdfastv1connect.InfoServiceClient
+}
+
+// Dial returns a connection to cfg.Server. It does not contact the server.
+func Dial(cfg Config) *Conn {
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient(cfg.Server)
+	}
+	url := strings.TrimRight(cfg.Server, "/")
+	opts := []connect.ClientOption{
+		connect.WithInterceptors(bearer("Bearer " + cfg.Token)),
+		connect.WithReadMaxBytes(64 << 20),
+		connect.WithSendMaxBytes(64 << 20),
+	}
+	return &Conn{
+		cfg:       cfg,
+		Repos:     holdfastv1connect.NewRepoServiceClient(hc, url, opts...),
+		Tokens:    holdfastv1connect.NewTokenServiceClient(hc, url, opts...),
+		Upload:    holdfastv1connect.NewUploadServiceClient(hc, url, opts...),
+		Snapshots: holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
+		Chunks:    holdfastv1connect.NewChunkServiceClient(hc, url, opts...),
+		Info:      holdfastv1connect.NewInfoServiceClient(hc, url, opts...),
+	}
+}
+
+// Repo returns the repository name the connection is for.
+func (c *Conn) Repo() string { return c.cfg.Repo }
+
+// defaultHTTPClient speaks HTTP/2 over TLS for https URLs and h2c for http
+// URLs, so client streams (uploads) and server streams (restores) are
+// multiplexed on one connection either way.
+func defaultHTTPClient(server string) *http.Client {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	if strings.HasPrefix(server, "http://") {
+		protocols = http.Protocols{}
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	return &http.Client{Transport: &http.Transport{
+		Protocols:             &protocols,
+		ResponseHeaderTimeout: 5 * time.Minute,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+}
+
+// bearer attaches the token to unary and streaming calls.
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
