@@ -24,6 +24,10 @@ var (
 	// envelope that is too large.
 	ErrInvalid = errors.New("invalid request")
 
+	// ErrLost is returned when every copy of a stored object (a snapshot's
+	// reference list, a key file) is missing or damaged.
+	ErrLost = errors.New("no intact copy left")
+
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("repository engine closed")
 )

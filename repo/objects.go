@@ -89,7 +89,7 @@ func (r *Repo) getMeta(ctx context.Context, ref indexkey.ObjectRef) ([]byte, err
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%s: no intact copy on %d stores: %w", ref.Name, len(ref.Stores), errors.Join(errs...))
+	return nil, fmt.Errorf("%s: %w on %d stores: %w", ref.Name, ErrLost, len(ref.Stores), errors.Join(errs...))
 }
 
 // spool buffers a stream that must be written as one object: in memory up

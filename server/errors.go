@@ -64,7 +64,7 @@ func classify(err error) (connect.Code, string) {
 		return connect.CodeAlreadyExists, err.Error()
 	case errors.Is(err, repo.ErrNotFound), errors.Is(err, repo.ErrNoRepository):
 		return connect.CodeNotFound, err.Error()
-	case errors.Is(err, erasure.ErrUnrecoverable), format.IsCorrupt(err):
+	case errors.Is(err, erasure.ErrUnrecoverable), errors.Is(err, repo.ErrLost), format.IsCorrupt(err):
 		return connect.CodeDataLoss, "stored data is damaged beyond repair (see the server log)"
 	case errors.Is(err, context.Canceled):
 		return connect.CodeCanceled, "canceled"
