@@ -1,0 +1,284 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/snapshot"
+	"github.com/holdfast-backup/holdfast/format/tree"
+)
+
+// ErrInvalidOptions marks a backup request that cannot be carried out as
+// asked (duplicate base names, a bad exclude pattern, an empty tag): the
+// CLI reports it as a usage error.
+var ErrInvalidOptions = errors.New("invalid backup request")
+
+// BackupOptions say what to back up and how.
+type BackupOptions struct {
+	// Paths are the files or directories to back up (at least one). One
+	// directory becomes the snapshot's root; anything else (a single file,
+	// several paths) becomes a root directory listing each path's base
+	// name, so base names must be unique.
+	Paths    []string
+	Tags     []string // stored sorted and unique
+	Host     string   // "" means os.Hostname
+	Excludes []string // globs (path.Match) against the path below the root and against the base name
+	// Parent names the snapshot to compare with (ID, prefix or "latest");
+	// "" means the newest snapshot of the same host and source.
+	Parent string
+	// CacheDir holds the local metadata cache; "" means
+	// os.UserCacheDir()/holdfast. NoCache neither reads nor writes it.
+	CacheDir string
+	NoCache  bool
+	// Workers read, chunk and seal files in parallel; 0 means
+	// min(GOMAXPROCS, 8).
+	Workers int
+	// Progress, when set, is called about every ProgressEvery (default
+	// 250 ms) from another goroutine, and once more at the end.
+	Progress      func(BackupProgress)
+	ProgressEvery time.Duration
+}
+
+// BackupProgress is a running count for a progress display. TotalBytes
+// and TotalFiles come from a concurrent scan and grow until ScanDone.
+type BackupProgress struct {
+	Files, Dirs   uint64 // entries finished
+	DoneBytes     uint64 // logical bytes of finished files (read or unchanged)
+	BytesRead     uint64
+	BytesUploaded uint64
+	TotalFiles    uint64
+	TotalBytes    uint64
+	ScanDone      bool
+	Elapsed       time.Duration
+}
+
+// FileError is a file or directory that could not be backed up (or only
+// inconsistently, see Err).
+type FileError struct {
+	Path string `json:"path"`
+	Err  error  `json:"-"`
+}
+
+func (e FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// BackupSummary is what a committed backup did. Its JSON form is the
+// fields of CONTRACT.md's `backup --json` summary line.
+type BackupSummary struct {
+	SnapshotID      format.ID     `json:"snapshot_id"`
+	Parent          format.ID     `json:"-"`
+	FilesNew        uint64        `json:"files_new"`
+	FilesChanged    uint64        `json:"files_changed"`
+	FilesUnmodified uint64        `json:"files_unmodified"`
+	Dirs            uint64        `json:"dirs"`
+	BytesRead       uint64        `json:"bytes_read"`
+	BytesAdded      uint64        `json:"bytes_added"`
+	BytesUploaded   uint64        `json:"bytes_uploaded"`
+	Size            uint64        `json:"size"`
+	Duration        time.Duration `json:"-"`
+	Errors          []FileError   `json:"-"`
+	// Previous says where unchanged files were recognised from: "cache",
+	// "parent" (the parent's trees, fetched from the server) or "none".
+	Previous string `json:"-"`
+}
+
+// backupPlan is a validated BackupOptions.
+type backupPlan struct {
+	roots    []backupRoot // in the order given
+	rootDir  bool         // one directory: it is the root tree itself
+	host     string
+	source   snapshot.Source
+	tags     []string
+	excludes []string
+}
+
+type backupRoot struct {
+	abs  string // absolute, cleaned
+	base string // name in a synthetic root
+}
+
+func planBackup(opts BackupOptions) (*backupPlan, error) {
+	if len(opts.Paths) == 0 {
+		return nil, fmt.Errorf("%w: no path to back up", ErrInvalidOptions)
+	}
+	p := &backupPlan{host: opts.Host}
+	if p.host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("host name: %w (pass --host)", err)
+		}
+		p.host = h
+	}
+	seen := map[string]string{}
+	for _, raw := range opts.Paths {
+		abs, err := filepath.Abs(raw)
+		if err != nil {
+			return nil, fmt.Errorf("path %q: %w", raw, err)
+		}
+		fi, err := os.Lstat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("path %q: %w", raw, errors.Unwrap(err))
+		}
+		base := filepath.Base(abs)
+		if len(opts.Paths) == 1 && fi.IsDir() {
+			p.rootDir = true
+		} else if tree.CheckName(base) != nil {
+			return nil, fmt.Errorf("%w: path %q has no usable base name; back it up on its own", ErrInvalidOptions, raw)
+		}
+		if other, dup := seen[base]; dup {
+			return nil, fmt.Errorf("%w: paths %q and %q have the same base name %q; back them up separately", ErrInvalidOptions, other, raw, base)
+		}
+		seen[base] = raw
+		p.roots = append(p.roots, backupRoot{abs: abs, base: base})
+	}
+	names := make([]string, len(p.roots))
+	for i, r := range p.roots {
+		names[i] = r.abs
+	}
+	p.source = snapshot.Source{Kind: snapshot.KindPath, Name: strings.Join(names, " ")}
+	if len(p.source.Name) > format.MaxNameLen {
+		return nil, fmt.Errorf("%w: the paths add up to more than %d bytes", ErrInvalidOptions, format.MaxNameLen)
+	}
+	for _, t := range opts.Tags {
+		if t == "" || len(t) > format.MaxNameLen {
+			return nil, fmt.Errorf("%w: tag %q: want 1 to %d bytes", ErrInvalidOptions, t, format.MaxNameLen)
+		}
+	}
+	p.tags = slices.Compact(slices.Sorted(slices.Values(opts.Tags)))
+	for _, g := range opts.Excludes {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("%w: exclude %q: %v", ErrInvalidOptions, g, err)
+		}
+	}
+	p.excludes = opts.Excludes
+	return p, nil
+}
+
+// Backup backs up opts.Paths and commits one snapshot. Files that cannot be
+// read are left out and listed in the summary's Errors; the snapshot is
+// still committed. Any other failure aborts the upload session and commits
+// nothing. See SPEC.md §12.7 for the pipeline, its memory bound and the
+// local cache.
+func (r *Repository) Backup(ctx context.Context, opts BackupOptions) (*BackupSummary, error) {
+	start := time.Now()
+	plan, err := planBackup(opts)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := r.backupParent(ctx, plan, opts.Parent)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sess, err := r.beginSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.end()
+
+	pipe := newBackupPipe(ctx, r, sess, opts.Workers)
+	defer pipe.stop()
+	if parent != nil {
+		if err := pipe.pinParent(parent.ID); err != nil {
+			return nil, err
+		}
+	}
+	cache := newTreeCache(r, opts, plan)
+	prev, from := cache.previous(ctx, r, parent)
+	defer prev.close()
+
+	w := newBackupWalker(pipe, plan, prev, cache)
+	stopProgress := w.startProgress(opts, start)
+	rootExts, werr := w.run()
+	perr := pipe.finish()
+	stopProgress()
+	if err := bkFirstError(werr, perr); err != nil {
+		cache.discard()
+		return nil, err
+	}
+
+	h := &snapshot.Header{
+		Time:          start.UnixNano(),
+		Host:          plan.host,
+		Source:        plan.source,
+		Tags:          plan.tags,
+		Paths:         bkRootPaths(plan),
+		Root:          rootExts,
+		Size:          w.size,
+		Files:         w.files,
+		Dirs:          w.dirs,
+		BytesAdded:    pipe.bytesAdded.Load(),
+		ClientVersion: format.Version,
+	}
+	if parent != nil {
+		h.Parent = parent.ID
+	}
+	id, err := sess.commit(ctx, h, w.sortedRefs())
+	if err != nil {
+		cache.discard()
+		return nil, err
+	}
+	cache.commit(id)
+	return &BackupSummary{
+		SnapshotID:      id,
+		Parent:          h.Parent,
+		FilesNew:        w.filesNew,
+		FilesChanged:    w.filesChanged,
+		FilesUnmodified: w.filesUnmodified,
+		Dirs:            w.dirs,
+		BytesRead:       pipe.bytesRead.Load(),
+		BytesAdded:      pipe.bytesAdded.Load(),
+		BytesUploaded:   pipe.bytesUploaded.Load(),
+		Size:            w.size,
+		Duration:        time.Since(start),
+		Errors:          w.errs,
+		Previous:        from,
+	}, nil
+}
+
+func bkRootPaths(p *backupPlan) []string {
+	out := make([]string, len(p.roots))
+	for i, r := range p.roots {
+		out[i] = r.abs
+	}
+	return out
+}
+
+// backupParent picks the parent: the snapshot named by ref, or else the
+// newest one of the same host and source.
+func (r *Repository) backupParent(ctx context.Context, p *backupPlan, ref string) (*Snapshot, error) {
+	if ref != "" {
+		s, err := r.Resolve(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("parent: %w", err)
+		}
+		return &s, nil
+	}
+	all, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		h := all[i].Header
+		if h.Host == p.host && h.Source.Kind == p.source.Kind && h.Source.Name == p.source.Name {
+			return &all[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func bkFirstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/holdfast-backup/holdfast/client"
+)
+
+func init() { register(newBackupCommand) }
+
+// backupSummaryJSON is the final line of `backup --json` (CONTRACT.md).
+type backupSummaryJSON struct {
+	MessageType     string  `json:"message_type"`
+	SnapshotID      string  `json:"snapshot_id"`
+	Parent          string  `json:"parent,omitempty"`
+	FilesNew        uint64  `json:"files_new"`
+	FilesChanged    uint64  `json:"files_changed"`
+	FilesUnmodified uint64  `json:"files_unmodified"`
+	Dirs            uint64  `json:"dirs"`
+	BytesRead       uint64  `json:"bytes_read"`
+	BytesAdded      uint64  `json:"bytes_added"`
+	BytesUploaded   uint64  `json:"bytes_uploaded"`
+	Size            uint64  `json:"size"`
+	DurationS       float64 `json:"duration_s"`
+	Errors          int     `json:"errors"`
+}
+
+func newBackupCommand(g *globals) *cobra.Command {
+	var opts client.BackupOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "backup PATH... [--tag T]... [--host H] [--exclude GLOB]... [--parent SNAPSHOT] [--json]",
+		Short: "Back up files and directories into a new snapshot",
+		Long: `Back up PATHs into one new snapshot and print its ID on the last line.
+
+One directory becomes the snapshot's root. Several paths (or one file) make
+a root that lists each path by its base name, so base names must differ.
+Symlinks are stored as links, never followed; owners, modes, times, xattrs,
+hard links, sparse holes, devices, FIFOs and sockets are recorded.
+
+Only what changed is read: a file whose size, mtime, ctime and inode match
+the parent snapshot (the newest one of the same host and paths, or
+--parent) reuses its chunks, known from a local cache (under the user cache
+directory, e.g. ~/.cache/holdfast) or, without one, from the parent's trees
+on the server. Chunks the server already holds are never uploaded.
+
+--exclude GLOB (repeatable) skips entries whose path below the root, or
+whose name, matches the glob (*, ?, [a-z]; see Go's path.Match).
+
+Progress goes to stderr while stderr is a terminal. Files that cannot be
+read are listed on stderr and left out; the snapshot still commits and the
+exit code is 3.`,
+		Example: `  holdfast backup /srv/www --tag daily
+  holdfast backup /etc /home --exclude '*.tmp' --exclude .cache --host web01
+  holdfast backup /var/lib/postgresql --json | tail -1 | jq -r .snapshot_id`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("want at least one PATH")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			r, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			opts.Paths = args
+			var bar *progressLine
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				bar = &progressLine{w: os.Stderr}
+				opts.Progress = bar.update
+			}
+			sum, err := r.Backup(ctx, opts)
+			if bar != nil {
+				bar.done()
+			}
+			if errors.Is(err, client.ErrInvalidOptions) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			for _, fe := range sum.Errors {
+				fmt.Fprintf(stderr, "holdfast: %s: %v\n", fe.Path, fe.Err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				line := backupSummaryJSON{
+					MessageType: "summary", SnapshotID: sum.SnapshotID.String(),
+					FilesNew: sum.FilesNew, FilesChanged: sum.FilesChanged, FilesUnmodified: sum.FilesUnmodified,
+					Dirs: sum.Dirs, BytesRead: sum.BytesRead, BytesAdded: sum.BytesAdded, BytesUploaded: sum.BytesUploaded,
+					Size: sum.Size, DurationS: math.Round(sum.Duration.Seconds()*1000) / 1000, Errors: len(sum.Errors),
+				}
+				if !sum.Parent.IsZero() {
+					line.Parent = sum.Parent.String()
+				}
+				b, err := json.Marshal(line)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s\n", b)
+			} else {
+				fmt.Fprintf(out, "files: %d new, %d changed, %d unmodified; %d dirs\n",
+					sum.FilesNew, sum.FilesChanged, sum.FilesUnmodified, sum.Dirs)
+				fmt.Fprintf(out, "read %s, added %s, uploaded %s in %.1fs (total size %s)\n",
+					bkBytes(sum.BytesRead), bkBytes(sum.BytesAdded), bkBytes(sum.BytesUploaded), sum.Duration.Seconds(), bkBytes(sum.Size))
+				fmt.Fprintln(out, sum.SnapshotID)
+			}
+			if n := len(sum.Errors); n > 0 {
+				return exitError{exitPartial, fmt.Errorf("snapshot %s committed without %d unreadable file(s), listed above", sum.SnapshotID.Short(), n)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.Tags, "tag", nil, "tag the snapshot with `T` (repeatable)")
+	f.StringVar(&opts.Host, "host", "", "record host name `H` (default: this machine's)")
+	f.StringArrayVar(&opts.Excludes, "exclude", nil, "skip entries matching `GLOB` (repeatable)")
+	f.StringVar(&opts.Parent, "parent", "", "compare with `SNAPSHOT` instead of the newest of this host and paths")
+	f.BoolVar(&opts.NoCache, "no-cache", false, "neither use nor write the local metadata cache")
+	f.BoolVar(&asJSON, "json", false, "print one JSON summary line instead of text")
+	return cmd
+}
