@@ -53,7 +53,8 @@ type RepoServiceClient interface {
 	// ListRepos lists repository names. Server admin only.
 	ListRepos(context.Context, *connect.Request[v1.ListReposRequest]) (*connect.Response[v1.ListReposResponse], error)
 	// PutKeyFile stores a key file (SPEC.md §4): the repository's master key
-	// wrapped by a password. Repository admin.
+	// wrapped by a password. Repository admin, or replicate (replication
+	// copies key files to the target).
 	PutKeyFile(context.Context, *connect.Request[v1.PutKeyFileRequest]) (*connect.Response[v1.PutKeyFileResponse], error)
 	// ListKeyFiles returns every key file of the repository, so a client can
 	// try its password. Any role of the repository.
@@ -150,7 +151,8 @@ type RepoServiceHandler interface {
 	// ListRepos lists repository names. Server admin only.
 	ListRepos(context.Context, *connect.Request[v1.ListReposRequest]) (*connect.Response[v1.ListReposResponse], error)
 	// PutKeyFile stores a key file (SPEC.md §4): the repository's master key
-	// wrapped by a password. Repository admin.
+	// wrapped by a password. Repository admin, or replicate (replication
+	// copies key files to the target).
 	PutKeyFile(context.Context, *connect.Request[v1.PutKeyFileRequest]) (*connect.Response[v1.PutKeyFileResponse], error)
 	// ListKeyFiles returns every key file of the repository, so a client can
 	// try its password. Any role of the repository.
