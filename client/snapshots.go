@@ -27,6 +27,14 @@ type Snapshot struct {
 // header time). Each header's MAC is verified with the repository key: a
 // header the server or anyone without the key altered is refused.
 func (r *Repository) Snapshots(ctx context.Context) ([]Snapshot, error) {
+	return r.listSnapshots(ctx, func(err error) error { return err })
+}
+
+// listSnapshots lists and verifies every snapshot, oldest first. A snapshot
+// whose header fails verification is passed to onBad: returning its error
+// stops the listing, returning nil skips that snapshot (verify reports it
+// as a problem and goes on).
+func (r *Repository) listSnapshots(ctx context.Context, onBad func(error) error) ([]Snapshot, error) {
 	var out []Snapshot
 	var token []byte
 	for {
@@ -39,7 +47,10 @@ func (r *Repository) Snapshots(ctx context.Context) ([]Snapshot, error) {
 		for _, s := range resp.Msg.Snapshots {
 			snap, err := r.verifySnapshot(s)
 			if err != nil {
-				return nil, err
+				if err := onBad(err); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			out = append(out, snap)
 		}

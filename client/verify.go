@@ -126,37 +126,10 @@ func (v *verifier) fatal(err error) bool {
 // listSnapshots lists every snapshot, checking each header on its own so
 // one bad header is a problem, not the end of the check.
 func (v *verifier) listSnapshots() ([]Snapshot, error) {
-	var out []Snapshot
-	var token []byte
-	for {
-		resp, err := v.r.Conn.Snapshots.ListSnapshots(v.ctx, connect.NewRequest(&holdfastv1.ListSnapshotsRequest{
-			Repo: v.r.Repo(), PageToken: token,
-		}))
-		if err != nil {
-			return nil, fromRPC("list snapshots", err)
-		}
-		for _, s := range resp.Msg.Snapshots {
-			snap, err := v.r.verifySnapshot(s)
-			if err != nil {
-				v.problem("%v", err)
-				continue
-			}
-			out = append(out, snap)
-		}
-		if token = resp.Msg.NextPageToken; len(token) == 0 {
-			break
-		}
-	}
-	slices.SortStableFunc(out, func(a, b Snapshot) int {
-		switch {
-		case a.Header.Time < b.Header.Time:
-			return -1
-		case a.Header.Time > b.Header.Time:
-			return 1
-		}
-		return a.ID.Compare(b.ID)
+	return v.r.listSnapshots(v.ctx, func(err error) error {
+		v.problem("%v", err)
+		return nil
 	})
-	return out, nil
 }
 
 func (v *verifier) snapshot(s Snapshot) error {
