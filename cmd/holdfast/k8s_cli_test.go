@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -187,5 +189,40 @@ func TestCLIBackupK8sPods(t *testing.T) {
 	}
 	if _, ok := a.Source.Labels["namespace"]; ok {
 		t.Errorf("namespace label invented: %v", a.Source.Labels)
+	}
+}
+
+// TestCLIBackupK8sPodsEvery runs --k8s-pods --every over a pods
+// directory whose one candidate is skipped (so each pass says so on
+// stderr), waits for two passes and stops it with SIGTERM: exit 0.
+func TestCLIBackupK8sPodsEvery(t *testing.T) {
+	srv := newCLIServer(t)
+	_, backup, _ := cliSetup(t, srv, "k8severy")
+	pods := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(pods, "uid-1/volumes/kubernetes.io~csi/pvc-x/mount"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cliBinary(t), "backup", "--k8s-pods", pods, "--every", "50ms")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + backup.cache, "HOLDFAST_SERVER=" + backup.server,
+		"HOLDFAST_TOKEN=" + backup.token, "HOLDFAST_REPO=" + backup.repo, "HOLDFAST_PASSWORD=" + backup.password}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(stderr.String(), "skipped") < 2 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no two passes in 30s; stderr %q", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM between passes: %v, stderr %q", err, stderr.String())
 	}
 }
