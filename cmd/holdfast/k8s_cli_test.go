@@ -69,6 +69,9 @@ func TestCLIBackupK8sPVC(t *testing.T) {
 
 	r := runWithEnv(t, backup, env, "backup", "--k8s-pvc", dir, "--tag", "nightly").want(t, 0, "backup --k8s-pvc")
 	first := r.lastLine()
+	if r.stderr != "" {
+		t.Errorf("stderr is not a terminal, yet got %q", r.stderr)
+	}
 	if !hexID.MatchString(first) {
 		t.Fatalf("last line %q is not a snapshot ID", first)
 	}
