@@ -14,7 +14,17 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require golang.org/x/term v0.47.0
+require (
+	github.com/vbauerster/mpb/v8 v8.9.3
+	golang.org/x/term v0.47.0
+)
+
+require (
+	github.com/VividCortex/ewma v1.2.0 // indirect
+	github.com/acarl005/stripansi v0.0.0-20180116102854-5a71ef0e047d // indirect
+	github.com/mattn/go-runewidth v0.0.16 // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
+)
 
 require (
 	github.com/DataDog/zstd v1.5.7 // indirect

@@ -26,7 +26,11 @@ type BackupOptions struct {
 	// directory becomes the snapshot's root; anything else (a single file,
 	// several paths) becomes a root directory listing each path's base
 	// name, so base names must be unique.
-	Paths    []string
+	Paths []string
+	// Source, when its Kind is set, is recorded instead of the default
+	// {kind "path", name: the absolute paths}: Docker and Kubernetes
+	// backups name what they back up. Its labels are stored sorted by key.
+	Source   snapshot.Source
 	Tags     []string // stored sorted and unique
 	Host     string   // "" means os.Hostname
 	Excludes []string // globs (path.Match) against the path below the root and against the base name
@@ -145,6 +149,13 @@ func planBackup(opts BackupOptions) (*backupPlan, error) {
 	if len(p.source.Name) > format.MaxNameLen {
 		return nil, fmt.Errorf("%w: the paths add up to more than %d bytes", ErrInvalidOptions, format.MaxNameLen)
 	}
+	if opts.Source.Kind != "" {
+		src, err := bkCheckSource(opts.Source)
+		if err != nil {
+			return nil, err
+		}
+		p.source = src
+	}
 	for _, t := range opts.Tags {
 		if t == "" || len(t) > format.MaxNameLen {
 			return nil, fmt.Errorf("%w: tag %q: want 1 to %d bytes", ErrInvalidOptions, t, format.MaxNameLen)
@@ -241,6 +252,30 @@ func (r *Repository) Backup(ctx context.Context, opts BackupOptions) (*BackupSum
 		Errors:          w.errs,
 		Previous:        from,
 	}, nil
+}
+
+// bkCheckSource validates a caller-given source (SPEC.md §7.1) before
+// anything is read, so a bad one is a usage error, not a refused commit.
+func bkCheckSource(src snapshot.Source) (snapshot.Source, error) {
+	bad := func(what string, args ...any) (snapshot.Source, error) {
+		return src, fmt.Errorf("%w: source %s", ErrInvalidOptions, fmt.Sprintf(what, args...))
+	}
+	if len(src.Kind) > snapshot.MaxKindLen || strings.Trim(src.Kind, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return bad("kind %q: want 1 to %d bytes of a-z, 0-9 and -", src.Kind, snapshot.MaxKindLen)
+	}
+	if len(src.Name) > format.MaxNameLen {
+		return bad("name of %d bytes exceeds %d", len(src.Name), format.MaxNameLen)
+	}
+	src.Labels = slices.SortedFunc(slices.Values(src.Labels), func(a, b snapshot.Label) int { return strings.Compare(a.Key, b.Key) })
+	for i, l := range src.Labels {
+		if l.Key == "" || len(l.Key) > format.MaxNameLen || len(l.Value) > format.MaxNameLen {
+			return bad("label %q: key must be 1 to %d bytes, value at most %d", l.Key, format.MaxNameLen, format.MaxNameLen)
+		}
+		if i > 0 && src.Labels[i-1].Key == l.Key {
+			return bad("label %q given twice", l.Key)
+		}
+	}
+	return src, nil
 }
 
 func bkRootPaths(p *backupPlan) []string {

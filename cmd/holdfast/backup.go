@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/holdfast-backup/holdfast/client"
 )
@@ -37,6 +36,7 @@ type backupSummaryJSON struct {
 func newBackupCommand(g *globals) *cobra.Command {
 	var opts client.BackupOptions
 	var asJSON bool
+	var k8s *k8sFlags
 	cmd := &cobra.Command{
 		Use:   "backup PATH... [--tag T]... [--host H] [--exclude GLOB]... [--parent SNAPSHOT] [--json]",
 		Short: "Back up files and directories into a new snapshot",
@@ -71,20 +71,20 @@ exit code is 3.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := k8s.prepare(&opts, args); err != nil {
+				return err
+			}
 			r, err := g.open(ctx)
 			if err != nil {
 				return err
 			}
 			opts.Paths = args
-			var bar *progressLine
-			if term.IsTerminal(int(os.Stderr.Fd())) {
-				bar = &progressLine{w: os.Stderr}
-				opts.Progress = bar.update
+			if k8s.pods {
+				return k8s.backupPods(ctx, cmd, r, opts, asJSON)
 			}
+			stopProgress := startBackupProgress(&opts)
 			sum, err := r.Backup(ctx, opts)
-			if bar != nil {
-				bar.done()
-			}
+			stopProgress(err)
 			if errors.Is(err, client.ErrInvalidOptions) {
 				return usageError{err}
 			}
@@ -131,5 +131,6 @@ exit code is 3.`,
 	f.StringVar(&opts.Parent, "parent", "", "compare with `SNAPSHOT` instead of the newest of this host and paths")
 	f.BoolVar(&opts.NoCache, "no-cache", false, "neither use nor write the local metadata cache")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary line instead of text")
+	k8s = registerK8sFlags(cmd)
 	return cmd
 }

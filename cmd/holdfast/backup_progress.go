@@ -1,52 +1,28 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"sync"
-	"time"
+	"os"
 
 	"github.com/holdfast-backup/holdfast/client"
 )
 
-// progressLine redraws one status line on a terminal: bytes done of the
-// total, files, rate and ETA. The total comes from a scan that runs beside
-// the backup, so the ETA appears once the scan is done.
-type progressLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	drawn bool
+// startBackupProgress hooks a progress bar into opts when stderr is a
+// terminal, and returns the function that ends it with the backup's error.
+func startBackupProgress(opts *client.BackupOptions) (stop func(err error)) {
+	w := progressWriter(os.Stderr)
+	if w == nil {
+		return func(error) {}
+	}
+	m := newMeter(w, "backup")
+	opts.Progress = func(s client.BackupProgress) { m.update(backupStat(s)) }
+	return func(err error) { m.finish(err == nil) }
 }
 
-func (p *progressLine) update(s client.BackupProgress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rate := 0.0
-	if secs := s.Elapsed.Seconds(); secs > 0 {
-		rate = float64(s.DoneBytes) / secs
-	}
-	line := bkBytes(s.DoneBytes)
-	if s.TotalBytes > 0 {
-		line += fmt.Sprintf(" / %s", bkBytes(s.TotalBytes))
-	}
-	line += fmt.Sprintf("  %d", s.Files)
-	if s.TotalFiles > 0 {
-		line += fmt.Sprintf(" / %d", s.TotalFiles)
-	}
-	line += fmt.Sprintf(" files  %s/s  uploaded %s", bkBytes(uint64(rate)), bkBytes(s.BytesUploaded))
-	if s.ScanDone && rate > 0 && s.TotalBytes > s.DoneBytes {
-		eta := time.Duration(float64(s.TotalBytes-s.DoneBytes) / rate * float64(time.Second))
-		line += "  ETA " + eta.Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "\r%s\x1b[K", line)
-	p.drawn = true
-}
-
-// done ends the line so later output starts on a fresh one.
-func (p *progressLine) done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprintln(p.w)
+// backupStat maps the client's counters onto the bar.
+func backupStat(s client.BackupProgress) progressStat {
+	return progressStat{
+		done: s.DoneBytes, total: s.TotalBytes,
+		files: s.Files, totalFiles: s.TotalFiles,
+		elapsed: s.Elapsed, final: s.ScanDone,
 	}
 }

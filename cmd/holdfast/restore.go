@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/holdfast-backup/holdfast/client"
 )
@@ -63,7 +59,7 @@ correct beginning. Progress goes to stderr while stderr is a terminal.`,
 			opts.Warn = func(msg string) { fmt.Fprintf(stderr, "holdfast: warning: %s\n", msg) }
 			opts.Progress = &client.Progress{}
 			start := time.Now()
-			stopBar := showProgress(ctx, opts.Progress, start, "restored")
+			stopBar := showRestoreProgress(ctx, snap, opts, start)
 			res, err := r.Restore(ctx, snap, opts)
 			stopBar()
 			if err != nil {
@@ -82,48 +78,6 @@ correct beginning. Progress goes to stderr while stderr is a terminal.`,
 	f.StringVar(&opts.Target, "target", "", "restore into `DIR` (created if missing)")
 	f.StringArrayVar(&opts.Include, "include", nil, "restore only `PATH` of the snapshot (repeatable)")
 	return cmd
-}
-
-// showProgress redraws a status line on stderr every 250 ms while it is a
-// terminal, and returns the function that ends it.
-func showProgress(ctx context.Context, p *client.Progress, start time.Time, verb string) func() {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return func() {}
-	}
-	return progressTicker(ctx, os.Stderr, p, start, verb)
-}
-
-func progressTicker(ctx context.Context, w io.Writer, p *client.Progress, start time.Time, verb string) func() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	draw := func() {
-		b := p.Bytes.Load()
-		rate := float64(b) / max(time.Since(start).Seconds(), 0.001)
-		fmt.Fprintf(w, "\r%s %d files, %s  %s/s\x1b[K", verb, p.Files.Load(), fmtBytes(b), fmtBytes(int64(rate)))
-	}
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		drawn := false
-		for {
-			select {
-			case <-t.C:
-				draw()
-				drawn = true
-			case <-done:
-				if drawn {
-					draw()
-					fmt.Fprintln(w)
-				}
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
 }
 
 // fmtBytes formats a byte count with a binary unit.
