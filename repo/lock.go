@@ -185,7 +185,7 @@ func (r *Repo) ForgetSnapshot(ctx context.Context, repoID uint32, snap format.ID
 		return err
 	}
 	if has {
-		if err := lockedErr(snap, l, now); err != nil {
+		if err := ForgetRefusal(snap, l, now); err != nil {
 			return err
 		}
 		if err := r.removeLock(ctx, repoID, snap, now); err != nil {
@@ -195,9 +195,10 @@ func (r *Repo) ForgetSnapshot(ctx context.Context, repoID uint32, snap format.ID
 	return r.DeleteSnapshot(ctx, repoID, snap)
 }
 
-// lockedErr says why l forbids forgetting snap at now, or nil when it has
-// expired.
-func lockedErr(snap format.ID, l indexkey.LockRecord, now time.Time) error {
+// ForgetRefusal says why lock l forbids forgetting snapshot snap at now
+// (ErrLockRefused for compliance, ErrLocked for governance), or returns nil
+// when l has expired.
+func ForgetRefusal(snap format.ID, l indexkey.LockRecord, now time.Time) error {
 	if !active(l, now) {
 		return nil
 	}
