@@ -76,6 +76,7 @@ func TestCLIRetention(t *testing.T) {
 		t.Fatalf("snapshots --json locks: first %+v, middle %+v", l, locks[middle])
 	}
 	shorter := time.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	backup.run(t, "lock", first, "--until", shorter, "--mode", "compliance").want(t, exitRefused, "shorten as backup")
 	for _, e := range []cliEnv{admin, serverAdmin} {
 		for _, args := range [][]string{
 			{"unlock", first}, {"lock", first, "--until", shorter, "--mode", "compliance"},
