@@ -47,9 +47,16 @@ func TestLockS3ObjectLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	var snaps []Snapshot
-	for i := range 2 {
+	var firstChunks []chunk
+	for i := range 3 {
 		chunks := makeChunks(t, fmt.Sprint("s3lock-", i), 4, 8<<10)
 		putAll(t, r, repoID, chunks)
+		if i == 0 {
+			firstChunks = chunks
+		}
+		if i == 2 { // shares every chunk of snapshot 0
+			chunks = append(chunks, firstChunks...)
+		}
 		h, refs := headerFor(t, chunks, fmt.Sprint("h", i))
 		id, err := r.CommitSnapshot(ctx, repoID, h, RefsFromSlice(refs))
 		if err != nil {
@@ -104,7 +111,7 @@ func TestLockS3ObjectLock(t *testing.T) {
 	want := map[int]types.ObjectLockMode{0: types.ObjectLockModeCompliance, 1: types.ObjectLockModeGovernance}
 	var shardName string
 	var shardStore uint16
-	for i, s := range snaps {
+	for i, s := range snaps[:2] {
 		for name, sids := range objects(s) {
 			for _, sid := range sids {
 				h := head(sid, name)
@@ -142,5 +149,31 @@ func TestLockS3ObjectLock(t *testing.T) {
 	}
 	if got := aws.ToTime(head(shardStore, shardName).ObjectLockRetainUntilDate); got.Before(later) {
 		t.Fatalf("after extension: retained until %v, want ≥ %v", got, later)
+	}
+	// A governance lock on snapshot 2, which shares snapshot 0's packs,
+	// reaching past the compliance lock: S3 will not turn those shards'
+	// compliance retention into governance, so they are extended in
+	// compliance mode (stricter, never weaker); snapshot 2's own shards
+	// get governance.
+	gov := later.Add(time.Hour)
+	if _, err := r.SetLock(ctx, repoID, snaps[2].ID, indexkey.LockGovernance, gov, time.Now()); err != nil {
+		t.Fatalf("governance lock over compliance-retained shards: %v", err)
+	}
+	h := head(shardStore, shardName)
+	if h.ObjectLockMode != types.ObjectLockModeCompliance || aws.ToTime(h.ObjectLockRetainUntilDate).Before(gov) {
+		t.Fatalf("shared shard: %q until %v, want COMPLIANCE ≥ %v", h.ObjectLockMode, aws.ToTime(h.ObjectLockRetainUntilDate), gov)
+	}
+	modes := map[types.ObjectLockMode]int{}
+	for name, sids := range objects(snaps[2]) {
+		for _, sid := range sids {
+			h := head(sid, name)
+			if aws.ToTime(h.ObjectLockRetainUntilDate).Before(gov) {
+				t.Errorf("snapshot 2: %s on store %d retained until %v, want ≥ %v", name, sid, aws.ToTime(h.ObjectLockRetainUntilDate), gov)
+			}
+			modes[h.ObjectLockMode]++
+		}
+	}
+	if modes[types.ObjectLockModeGovernance] == 0 || modes[types.ObjectLockModeCompliance] == 0 {
+		t.Fatalf("snapshot 2's objects by retention mode: %v, want both (own shards governance, shared compliance)", modes)
 	}
 }
