@@ -116,9 +116,9 @@ func Apply(snaps []Snapshot, p Policy, now time.Time) []Decision {
 	slices.SortFunc(keys, func(a, b Group) int {
 		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.SourceKind, b.SourceKind), cmp.Compare(a.SourceName, b.SourceName))
 	})
-	var out []Decision
+	out := make([]Decision, 0, len(snaps))
 	for _, g := range keys {
-		out = append(out, applyGroup(g, groups[g], p, now)...)
+		out = applyGroup(out, g, groups[g], p, now)
 	}
 	return out
 }
@@ -133,7 +133,8 @@ type bucket struct {
 	seen   bool
 }
 
-func applyGroup(g Group, list []Snapshot, p Policy, now time.Time) []Decision {
+// applyGroup appends the decisions about one group's snapshots to out.
+func applyGroup(out []Decision, g Group, list []Snapshot, p Policy, now time.Time) []Decision {
 	// Newest first; equal times by ID, so the result never depends on the
 	// input order.
 	list = slices.Clone(list)
@@ -152,8 +153,8 @@ func applyGroup(g Group, list []Snapshot, p Policy, now time.Time) []Decision {
 	if !p.Within.IsZero() && len(list) > 0 {
 		since = p.Within.Before(list[0].Time)
 	}
-	out := make([]Decision, 0, len(list))
 	for nr, s := range list {
+		t := s.Time.UTC()
 		d := Decision{Snapshot: s, Group: g}
 		if !since.IsZero() && s.Time.After(since) {
 			d.Reasons = append(d.Reasons, "within "+p.Within.String()+" of the newest")
@@ -162,7 +163,7 @@ func applyGroup(g Group, list []Snapshot, p Policy, now time.Time) []Decision {
 			if b.count == 0 {
 				continue
 			}
-			v := b.value(s.Time.UTC(), nr)
+			v := b.value(t, nr)
 			// The oldest snapshot is kept while a rule has count left, as in
 			// restic: it stretches the history kept as far as it goes.
 			if !b.seen || v != b.last || nr == len(list)-1 {
