@@ -158,22 +158,19 @@ func printForget(w io.Writer, r *holdfastv1.ForgetResponse) error {
 		verb = "Would remove"
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	table := func(title string, vs []verdictJSON, reasons bool) {
+	table := func(title string, vs []verdictJSON) {
 		fmt.Fprintf(tw, "%s %d snapshot(s)\n", title, len(vs))
 		if len(vs) == 0 {
 			return
 		}
 		fmt.Fprintln(tw, "ID\tTIME\tHOST\tSOURCE\tTAGS\tREASONS")
 		for _, v := range vs {
-			why := ""
-			if reasons {
-				why = strings.Join(v.Reasons, ", ")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID[:8], v.Time, v.Host, v.Source.Kind+":"+v.Source.Name, strings.Join(v.Tags, ","), why)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID[:8], v.Time, v.Host, v.Source.Kind+":"+v.Source.Name,
+				strings.Join(v.Tags, ","), strings.Join(v.Reasons, ", "))
 		}
 	}
-	table("Keeping", out.Kept, true)
+	table("Keeping", out.Kept)
 	fmt.Fprintln(tw)
-	table(verb, out.Removed, true)
+	table(verb, out.Removed)
 	return tw.Flush()
 }
