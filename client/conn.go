@@ -30,6 +30,7 @@ type Conn struct {
 	Snapshots holdfastv1connect.SnapshotServiceClient
 	Chunks    holdfastv1connect.ChunkServiceClient
 	Info      holdfastv1connect.InfoServiceClient
+	Retention holdfastv1connect.RetentionServiceClient
 }
 
 // Dial returns a connection to cfg.Server. It does not contact the server.
@@ -52,6 +53,7 @@ func Dial(cfg Config) *Conn {
 		Snapshots: holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
 		Chunks:    holdfastv1connect.NewChunkServiceClient(hc, url, opts...),
 		Info:      holdfastv1connect.NewInfoServiceClient(hc, url, opts...),
+		Retention: holdfastv1connect.NewRetentionServiceClient(hc, url, opts...),
 	}
 }
 

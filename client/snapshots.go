@@ -58,6 +58,12 @@ func (r *Repository) listSnapshots(ctx context.Context, onBad func(error) error)
 			break
 		}
 	}
+	sortOldestFirst(out)
+	return out, nil
+}
+
+// sortOldestFirst orders snapshots by header time, then ID.
+func sortOldestFirst(out []Snapshot) {
 	slices.SortStableFunc(out, func(a, b Snapshot) int {
 		switch {
 		case a.Header.Time < b.Header.Time:
@@ -67,7 +73,6 @@ func (r *Repository) listSnapshots(ctx context.Context, onBad func(error) error)
 		}
 		return a.ID.Compare(b.ID)
 	})
-	return out, nil
 }
 
 func (r *Repository) verifySnapshot(s *holdfastv1.Snapshot) (Snapshot, error) {

@@ -27,11 +27,18 @@
 // pack location, pack → shards, and holds snapshots, locks, sessions and
 // hashed tokens. Everything but tokens can be rebuilt from the stores.
 //
+// # Lock
+//
+// A snapshot's retention lock until a date, governance (admins may lift it)
+// or compliance (nobody may, until it expires): an index record plus a lock
+// object on the stores, and S3 Object Lock retention on what the snapshot
+// uses where the store supports it (lock*.go, SPEC.md §13.2).
+//
 // # Ordering
 //
 // Shards are durable before the index batch that points at them commits: a
 // crash in between leaves orphan shards, which garbage collection removes;
 // the index never points at missing data.
 //
-// See SPEC.md §8–§11.
+// See SPEC.md §8–§11 and §13.
 package repo

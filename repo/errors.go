@@ -28,6 +28,15 @@ var (
 	// reference list, a key file) is missing or damaged.
 	ErrLost = errors.New("no intact copy left")
 
+	// ErrLocked is returned when forgetting or deleting a snapshot that a
+	// governance lock protects: an admin may lift the lock first.
+	ErrLocked = errors.New("snapshot is locked")
+
+	// ErrLockRefused is returned for what a compliance lock forbids to
+	// everyone, server admin included, until it expires: removing,
+	// shortening or weakening it, and forgetting its snapshot.
+	ErrLockRefused = errors.New("refused by a compliance lock")
+
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("repository engine closed")
 )

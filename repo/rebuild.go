@@ -26,6 +26,7 @@ type RebuildReport struct {
 	Chunks       int `json:"chunks"`
 	Snapshots    int `json:"snapshots"`
 	KeyFiles     int `json:"key_files"`
+	Locks        int `json:"locks"`
 	Tokens       int `json:"tokens_kept"`
 	// Incomplete counts snapshots whose reference list names chunks that no
 	// readable pack holds.
@@ -34,7 +35,7 @@ type RebuildReport struct {
 
 // RebuildIndex recreates DATA/index from the stores alone: repository
 // records, packs (placement from the shard listing, chunk entries from each
-// pack's verified trailer), snapshots and key files. The new index is built
+// pack's verified trailer), snapshots, locks and key files. The new index is built
 // beside the old one and swapped in only when complete; hashed tokens, which
 // exist only in the index, are carried over from the old index when it can
 // be opened. The server must not be running.
@@ -109,13 +110,14 @@ type found struct {
 	headers   map[format.ID][]uint16
 	refs      map[format.ID][]uint16
 	keyFiles  map[format.ID][]uint16
+	locks     map[format.ID][]uint16 // snapshot ID → stores holding its lock object
 	hasRecord []uint16
 	modTime   map[format.ID]time.Time
 }
 
 func newFound() *found {
 	return &found{packs: map[format.ID]map[int]uint16{}, headers: map[format.ID][]uint16{},
-		refs: map[format.ID][]uint16{}, keyFiles: map[format.ID][]uint16{}, modTime: map[format.ID]time.Time{}}
+		refs: map[format.ID][]uint16{}, keyFiles: map[format.ID][]uint16{}, locks: map[format.ID][]uint16{}, modTime: map[format.ID]time.Time{}}
 }
 
 func (r *Repo) rebuild(ctx context.Context, rep *RebuildReport) error {
@@ -172,6 +174,10 @@ func (r *Repo) classify(sid uint16, info backend.Info, repos map[string]*found) 
 		} else if id, err := format.ParseID(strings.TrimSuffix(base, ".refs")); err == nil && strings.HasSuffix(base, ".refs") {
 			f.refs[id] = append(f.refs[id], sid)
 		}
+	case strings.HasPrefix(rest, "locks/"):
+		if id, err := format.ParseID(strings.TrimPrefix(rest, "locks/")); err == nil {
+			f.locks[id] = append(f.locks[id], sid)
+		}
 	case strings.HasPrefix(rest, "keys/"):
 		if id, err := format.ParseID(strings.TrimPrefix(rest, "keys/")); err == nil {
 			f.keyFiles[id] = append(f.keyFiles[id], sid)
@@ -206,7 +212,10 @@ func (r *Repo) rebuildRepository(ctx context.Context, name string, f *found, rep
 	if err := r.rebuildKeyFiles(ctx, name, rec.ID, f, rep); err != nil {
 		return err
 	}
-	return r.rebuildSnapshots(ctx, name, rec.ID, f, rep)
+	if err := r.rebuildSnapshots(ctx, name, rec.ID, f, rep); err != nil {
+		return err
+	}
+	return r.rebuildLocks(ctx, name, rec.ID, f, rep)
 }
 
 // rebuildPack reads a pack's footer and trailer (through the erasure coder,

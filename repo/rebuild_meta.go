@@ -10,7 +10,9 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/format/lockfile"
 	"github.com/holdfast-backup/holdfast/format/snapshot"
+	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
 // rebuildKeyFiles indexes every key file whose content hashes to its name.
@@ -115,4 +117,55 @@ func (r *Repo) countMissing(repoID uint32, refs []byte) (int, error) {
 			}
 		}
 	}
+}
+
+// rebuildLocks restores the lock of every indexed snapshot from its lock
+// object. Copies that disagree (a crash during a change) resolve to the
+// most recently set one; a copy that does not decode, or names another
+// snapshot, is skipped. A lock object whose snapshot is gone (a forget
+// interrupted after the snapshot's deletion) is left for scrub to report.
+// Packs' RetainUntil is not restored: it only saves repeated retention
+// requests, and the next lock change sets it again.
+func (r *Repo) rebuildLocks(ctx context.Context, name string, repoID uint32, f *found, rep *RebuildReport) error {
+	b := r.idx.NewBatch()
+	defer b.Close()
+	for snap, stores := range f.locks {
+		if _, err := r.idx.GetSnapshot(repoID, snap); err != nil {
+			r.log.Warn("lock object of a snapshot not in the index; skipped", "repo", name, "snapshot", snap.Short())
+			continue
+		}
+		l, ok := r.newestLockCopy(ctx, lockObject(name, snap), snap, stores)
+		if !ok {
+			r.log.Error("lock skipped: no intact copy", "repo", name, "snapshot", snap.Short())
+			continue
+		}
+		b.PutLock(repoID, snap, indexkey.LockRecord{Mode: indexkey.LockMode(l.Mode), Until: l.Until, Set: l.Set})
+		rep.Locks++
+	}
+	return b.Commit(true)
+}
+
+// newestLockCopy reads every copy of a lock object and returns the valid
+// one set last.
+func (r *Repo) newestLockCopy(ctx context.Context, name string, snap format.ID, stores []uint16) (lockfile.Lock, bool) {
+	var best lockfile.Lock
+	found := false
+	for _, sid := range stores {
+		b, err := backend.ReadAll(ctx, r.stores[sid].Backend, backend.Name(name), 0, -1)
+		var l lockfile.Lock
+		if err == nil {
+			l, err = lockfile.Decode(b)
+		}
+		if err == nil && l.Snapshot != snap {
+			err = format.Corruptf("lock object names snapshot %s", l.Snapshot.Short())
+		}
+		if err != nil {
+			r.log.Warn("damaged lock object copy", "object", name, "store", sid, "err", err)
+			continue
+		}
+		if !found || l.Set.After(best.Set) {
+			best, found = l, true
+		}
+	}
+	return best, found
 }

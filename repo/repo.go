@@ -53,6 +53,10 @@ type Repo struct {
 
 	counters counters
 
+	// locks serialises lock changes and snapshot forgets (lock*.go), so a
+	// snapshot can never be deleted between a lock check and a lock write.
+	locks sync.Mutex
+
 	mu      sync.Mutex
 	writers map[uint32]*packWriter
 	names   map[uint32]string

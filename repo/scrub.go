@@ -31,7 +31,8 @@ type ScrubReport struct {
 func (s ScrubReport) Healthy() bool { return s.PacksLost == 0 && s.MetaLost == 0 && s.Dangling == 0 }
 
 // Scrub reads every shard of every pack and every copy of every meta
-// object, verifies their hashes, and with repair rebuilds what is damaged or
+// object (repository record, snapshot headers and reference lists, key
+// files, lock objects), verifies their hashes, and with repair rebuilds what is damaged or
 // missing in place. It also checks that every chunk entry of the index
 // points at a known pack.
 func (r *Repo) Scrub(ctx context.Context, repair bool) (ScrubReport, error) {
@@ -93,9 +94,28 @@ func (r *Repo) scrubRepository(ctx context.Context, name string, repair bool, re
 	if err != nil {
 		return err
 	}
-	return r.idx.KeyFiles(repoID, func(id format.ID, blob []byte) error {
+	err = r.idx.KeyFiles(repoID, func(id format.ID, blob []byte) error {
 		ref := indexkey.ObjectRef{Name: keyFileObject(name, id), Size: uint64(len(blob)), Hash: id, Stores: r.metaStores(keyFileObject(name, id))}
 		r.scrubMeta(ctx, ref, blob, repair, rep)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	return r.scrubLocks(ctx, name, repoID, repair, rep)
+}
+
+// scrubLocks checks every copy of every lock object against the index's
+// lock record, whose canonical encoding is the object's exact content, so
+// repair can rewrite even a lock whose every copy is gone.
+func (r *Repo) scrubLocks(ctx context.Context, name string, repoID uint32, repair bool, rep *ScrubReport) error {
+	return r.idx.Locks(repoID, func(snap format.ID, l indexkey.LockRecord) error {
+		known, err := lockBytes(snap, l)
+		if err != nil {
+			return err
+		}
+		obj := lockObject(name, snap)
+		r.scrubMeta(ctx, indexkey.ObjectRef{Name: obj, Size: uint64(len(known)), Hash: hashOf(known), Stores: r.metaStores(obj)}, known, repair, rep)
 		return ctx.Err()
 	})
 }

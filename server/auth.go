@@ -37,8 +37,14 @@ const (
 	ActUpload
 	// ActPutKey: store a key file (admin; replicate copies key files).
 	ActPutKey
-	// ActAdmin: delete, forget, GC, locks, tokens of the repository.
+	// ActAdmin: delete snapshots, tokens of the repository.
 	ActAdmin
+	// ActForget: forget snapshots, lift governance locks, run GC
+	// (CONTRACT.md column forget/gc/unlock).
+	ActForget
+	// ActLock: set, extend or shorten a lock (CONTRACT.md column lock).
+	// Compliance rules bind every caller regardless (repo.SetLock).
+	ActLock
 	// ActServerAdmin: create and list repositories.
 	ActServerAdmin
 )

@@ -100,7 +100,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 		t.Fatal(err)
 	}
 
-	srv := New(f.eng, Options{Now: f.clock.Now})
+	srv := New(f.eng, Options{Now: f.clock.Now, CollectGarbage: stubGC})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +178,7 @@ type authClients struct {
 	snap   holdfastv1connect.SnapshotServiceClient
 	chunk  holdfastv1connect.ChunkServiceClient
 	info   holdfastv1connect.InfoServiceClient
+	ret    holdfastv1connect.RetentionServiceClient
 }
 
 // clientsFor returns clients that send tok, over Connect or gRPC.
@@ -193,6 +194,7 @@ func (f *authFixture) clientsFor(tok string, grpc bool) *authClients {
 		snap:   holdfastv1connect.NewSnapshotServiceClient(h2cClient, f.url, opts...),
 		chunk:  holdfastv1connect.NewChunkServiceClient(h2cClient, f.url, opts...),
 		info:   holdfastv1connect.NewInfoServiceClient(h2cClient, f.url, opts...),
+		ret:    holdfastv1connect.NewRetentionServiceClient(h2cClient, f.url, opts...),
 	}
 }
 

@@ -24,8 +24,6 @@ var (
 	errBadRequest = errors.New("invalid request")
 	// errNoSession: an unknown, expired or foreign upload session.
 	errNoSession = errors.New("no such upload session (unknown, expired or aborted)")
-	// errLocked: the snapshot has a retention lock, so it cannot be deleted.
-	errLocked = errors.New("snapshot is locked")
 )
 
 // toConnect maps any error a handler meets to a Connect error. It is the
@@ -52,13 +50,13 @@ func classify(err error) (connect.Code, string) {
 	switch {
 	case errors.Is(err, errUnauthenticated):
 		return connect.CodeUnauthenticated, errUnauthenticated.Error()
-	case errors.Is(err, errDenied):
+	case errors.Is(err, errDenied), errors.Is(err, repo.ErrLockRefused):
 		return connect.CodePermissionDenied, err.Error()
 	case errors.Is(err, errNoSession):
 		return connect.CodeNotFound, errNoSession.Error()
 	case errors.Is(err, errBadRequest), errors.Is(err, repo.ErrInvalid):
 		return connect.CodeInvalidArgument, err.Error()
-	case errors.Is(err, repo.ErrMissingChunks), errors.Is(err, errLocked):
+	case errors.Is(err, repo.ErrMissingChunks), errors.Is(err, repo.ErrLocked):
 		return connect.CodeFailedPrecondition, err.Error()
 	case errors.Is(err, repo.ErrExists):
 		return connect.CodeAlreadyExists, err.Error()

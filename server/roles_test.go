@@ -152,6 +152,20 @@ var matrixRPCs = []matrixRPC{
 		return rpcErr(c.snap.DeleteSnapshot(ctx, connect.NewRequest(&holdfastv1.DeleteSnapshotRequest{Repo: repo, Id: matrixZeroID})))
 	}},
 
+	{"Retention.Forget", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
+		return rpcErr(c.ret.Forget(ctx, connect.NewRequest(&holdfastv1.ForgetRequest{Repo: repo, Ids: [][]byte{matrixZeroID}})))
+	}},
+	{"Retention.Lock", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
+		return rpcErr(c.ret.Lock(ctx, connect.NewRequest(&holdfastv1.LockRequest{Repo: repo, Id: matrixZeroID,
+			Mode: holdfastv1.LockMode_LOCK_MODE_GOVERNANCE, UntilUnixNano: time.Now().Add(24 * time.Hour).UnixNano()})))
+	}},
+	{"Retention.Unlock", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
+		return rpcErr(c.ret.Unlock(ctx, connect.NewRequest(&holdfastv1.UnlockRequest{Repo: repo, Id: matrixZeroID})))
+	}},
+	{"Retention.CollectGarbage", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
+		return rpcErr(c.ret.CollectGarbage(ctx, connect.NewRequest(&holdfastv1.CollectGarbageRequest{Repo: repo, DryRun: true})))
+	}},
+
 	{"Chunk.ReadChunks", whoRead, true, func(ctx context.Context, c *authClients, repo string) error {
 		return drainErr(c.chunk.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{Repo: repo, Ids: [][]byte{matrixZeroID}})))
 	}},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/holdfast-backup/holdfast/format"
+	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
 	"github.com/holdfast-backup/holdfast/repo"
 )
@@ -27,7 +29,22 @@ type Options struct {
 	Now func() time.Time
 	// Metrics receives counters; nil disables them.
 	Metrics *Metrics
+	// MaxLock is the longest a lock may reach from now (server clock); 0
+	// means DefaultMaxLock.
+	MaxLock time.Duration
+	// CollectGarbage runs garbage collection on one repository for the
+	// CollectGarbage RPC; nil answers Unimplemented. It is injected so this
+	// package does not depend on package gc (holdfastd wires gc.Run in).
+	CollectGarbage GarbageCollector
 }
+
+// GarbageCollector runs one collection of repository repoID and reports
+// what it freed (or, with dryRun, would free).
+type GarbageCollector func(ctx context.Context, repoID uint32, dryRun bool) (*holdfastv1.GCReport, error)
+
+// DefaultMaxLock bounds lock durations: ten years covers common legal
+// retention periods, and a typo cannot lock data for a century.
+const DefaultMaxLock = 10 * 365 * 24 * time.Hour
 
 // DefaultSessionLease is the lease of an upload session.
 const DefaultSessionLease = 15 * time.Minute
@@ -40,6 +57,8 @@ type Server struct {
 	lease   time.Duration
 	now     func() time.Time
 	metrics *Metrics
+	maxLock time.Duration
+	gc      GarbageCollector
 
 	// sessions orders writes that depend on a session being alive (pins,
 	// lease renewals: read side) against the writes that end sessions
@@ -61,8 +80,12 @@ func New(r *repo.Repo, opts Options) *Server {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
+	if opts.MaxLock <= 0 {
+		opts.MaxLock = DefaultMaxLock
+	}
 	return &Server{
 		repo: r, log: opts.Log, lease: opts.SessionLease, now: opts.Now, metrics: opts.Metrics,
+		maxLock: opts.MaxLock, gc: opts.CollectGarbage,
 		auth: &authenticator{repo: r, now: opts.Now},
 	}
 }
@@ -84,5 +107,6 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(holdfastv1connect.NewUploadServiceHandler(&UploadService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewSnapshotServiceHandler(&SnapshotService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewChunkServiceHandler(&ChunkService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewRetentionServiceHandler(&RetentionService{s}, opts...))
 	return mux
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"connectrpc.com/connect"
 
@@ -129,9 +128,9 @@ func (s *SnapshotService) ReadRefs(ctx context.Context, req *connect.Request[hol
 }
 
 // DeleteSnapshot deletes a snapshot record and its objects; space returns
-// with GC. A snapshot with a lock record is refused, whatever the lock's
-// mode or expiry: removing an expired lock is the lock service's business,
-// and this way a delete can never outrun it.
+// with GC. It is forget of one snapshot (repo.ForgetSnapshot): an active
+// compliance lock refuses it with permission_denied, an active governance
+// lock with failed_precondition, and an expired lock is removed with it.
 func (s *SnapshotService) DeleteSnapshot(ctx context.Context, req *connect.Request[holdfastv1.DeleteSnapshotRequest]) (*connect.Response[holdfastv1.DeleteSnapshotResponse], error) {
 	const op = "DeleteSnapshot"
 	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActAdmin)
@@ -142,12 +141,7 @@ func (s *SnapshotService) DeleteSnapshot(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
-	if _, err := s.repo.Index().GetLock(repoID, id); err == nil {
-		return nil, toConnect(s.log, op, fmt.Errorf("%w: snapshot %s has a retention lock", errLocked, id.Short()))
-	} else if !errors.Is(err, index.ErrNotFound) {
-		return nil, toConnect(s.log, op, err)
-	}
-	if err := s.repo.DeleteSnapshot(ctx, repoID, id); err != nil {
+	if err := s.repo.ForgetSnapshot(ctx, repoID, id, s.now()); err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	return connect.NewResponse(&holdfastv1.DeleteSnapshotResponse{}), nil

@@ -119,7 +119,8 @@ func TestDeleteSnapshot(t *testing.T) {
 	}
 
 	_, err = admin.snap.DeleteSnapshot(ctx, connect.NewRequest(&holdfastv1.DeleteSnapshotRequest{Repo: f.repo, Id: locked[:]}))
-	wantCode(t, "delete locked", err, connect.CodeFailedPrecondition)
+	// A compliance lock refuses everyone: permission_denied (§13.2).
+	wantCode(t, "delete locked", err, connect.CodePermissionDenied)
 	_, err = f.client(f.backup, false).snap.DeleteSnapshot(ctx, connect.NewRequest(&holdfastv1.DeleteSnapshotRequest{Repo: f.repo, Id: victim[:]}))
 	wantCode(t, "delete with a backup token", err, connect.CodePermissionDenied)
 

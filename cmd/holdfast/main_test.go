@@ -70,6 +70,13 @@ type cliServer struct {
 
 func newCLIServer(t testing.TB) *cliServer {
 	t.Helper()
+	return newCLIServerWith(t, server.Options{})
+}
+
+// newCLIServerWith is newCLIServer with server options (an injected
+// garbage collector, a lock maximum).
+func newCLIServerWith(t testing.TB, opts server.Options) *cliServer {
+	t.Helper()
 	data := t.TempDir()
 	stores := []string{filepath.Join(data, "s0"), filepath.Join(data, "s1"), filepath.Join(data, "s2")}
 	layout, err := repo.LoadOrCreateLayout(data, repo.NewLayout(stores, 2, 1), true)
@@ -89,7 +96,7 @@ func newCLIServer(t testing.TB) *cliServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := server.NewHTTPServer(server.New(eng, server.Options{}).Handler(), slog.New(slog.DiscardHandler))
+	hs := server.NewHTTPServer(server.New(eng, opts).Handler(), slog.New(slog.DiscardHandler))
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(ctx, hs, ln, "", "") }()

@@ -25,6 +25,7 @@ type serveOptions struct {
 	tlsCert string
 	tlsKey  string
 	metrics string
+	maxLock time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -52,6 +53,7 @@ finish (up to 30 s), and exits 0.`,
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:8433", "address to listen on")
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve TLS when given with --tls-key")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.DurationVar(&opts.maxLock, "max-lock", server.DefaultMaxLock, "longest a snapshot lock may reach from now (`DUR`, e.g. 87600h for 10 years)")
 	f.StringVar(&opts.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` at /metrics (e.g. 127.0.0.1:9433)")
 	opts.layout.register(f)
 	return cmd
@@ -60,6 +62,9 @@ finish (up to 30 s), and exits 0.`,
 func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key must be given together")
+	}
+	if opts.maxLock <= 0 {
+		return usagef("--max-lock %s: want a positive duration", opts.maxLock)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	metrics := server.NewMetrics()
@@ -91,7 +96,7 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 			return err
 		}
 	}
-	api := server.New(engine, server.Options{Log: log, Metrics: metrics})
+	api := server.New(engine, server.Options{Log: log, Metrics: metrics, MaxLock: opts.maxLock})
 	go api.RunSessionSweeper(ctx, time.Minute)
 	srv := server.NewHTTPServer(api.Handler(), log)
 

@@ -118,6 +118,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"serve", "--no-such-flag"},
 		{"serve", "extra-arg"},
 		{"serve", "--tls-cert", "only-cert.pem"},
+		{"serve", "--max-lock", "0s"},
+		{"serve", "--max-lock", "ten years"},
 	} {
 		if code := run(args); code != exitUsage {
 			t.Errorf("holdfastd %v: exit %d, want %d", args, code, exitUsage)
