@@ -46,7 +46,9 @@ func TestDockerImage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("backup from the image: %v\n%s", err, out)
 	}
-	var sum struct{ SnapshotID string `json:"snapshot_id"` }
+	var sum struct {
+		SnapshotID string `json:"snapshot_id"`
+	}
 	lines := strings.Split(out, "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || !hexID.MatchString(sum.SnapshotID) {
 		t.Fatalf("backup from the image printed %q (%v)", out, err)
