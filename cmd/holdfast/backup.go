@@ -66,7 +66,7 @@ exit code is 3.
   holdfast backup /etc /home --exclude '*.tmp' --exclude .cache --host web01
   holdfast backup /var/lib/postgresql --json | tail -1 | jq -r .snapshot_id
   holdfast backup --docker-volume pgdata --pause
-  holdfast backup --docker-container web --hook-before 'docker exec db pg_dumpall -f /dump/all.sql'`,
+  holdfast backup --docker-container db --pause --hook-before 'docker exec db pg_dumpall -U postgres -f /backup/all.sql'`,
 		Args: func(_ *cobra.Command, args []string) error { return dk.args(args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

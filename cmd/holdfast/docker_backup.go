@@ -32,9 +32,9 @@ kind docker-container: /container.json is its inspect JSON and
 /mounts/DEST holds each volume and bind mount at its destination DEST
 (e.g. /mounts/var/lib/postgresql/data). tmpfs mounts are left out.
 
---pause pauses, for the duration of the read only, the container
-(--docker-container) or every running container that mounts the volume
-(--docker-volume). Containers that were already paused are left alone;
+--pause pauses the container (--docker-container), or every running
+container that mounts the volume (--docker-volume), while the backup
+itself runs: not during the hooks. Containers that were already paused are left alone;
 those it paused are always unpaused, also on errors and Ctrl-C.
 
 --hook-before CMD runs before the pause (e.g. a database dump into the
