@@ -76,13 +76,16 @@ func containerMount(ctx context.Context, r *client.Repository, snap client.Snaps
 	default:
 		return nil, usagef("a volume takes one mount of a container snapshot: give one --include")
 	}
+	if strings.Trim(want, "/.") == "" {
+		return nil, usagef("--include %q: name a mount, not the snapshot's root", want)
+	}
 	var found *tree.Entry
 	err := r.Ls(ctx, snap, want, func(_ string, e *tree.Entry) error { found = e; return errFound })
 	if err != nil && !errors.Is(err, errFound) {
 		return nil, err
 	}
-	if found.Type != tree.Dir {
-		return nil, fmt.Errorf("%s is a %s in snapshot %s: only a directory can become a volume", want, found.Type, snap.ID.Short())
+	if found == nil || found.Type != tree.Dir {
+		return nil, fmt.Errorf("%s in snapshot %s is not a directory: only a directory can become a volume", want, snap.ID.Short())
 	}
 	return found, nil
 }
