@@ -112,6 +112,8 @@ func TestDockerContainer(t *testing.T) {
 	if !strings.Contains(r.stderr, "/mounts/etc/app, /mounts/var/lib/app") {
 		t.Errorf("the error should list the mounts: %q", r.stderr)
 	}
+	admin.run(t, "restore", id, "--docker-volume", vol, "--include", "/").want(t, 2, "the root as the mount")
+	admin.run(t, "restore", id, "--docker-volume", vol, "--include", "/container.json").want(t, 1, "a file as the mount")
 	admin.run(t, "restore", id, "--docker-volume", vol, "--include", "/mounts/var/lib/app").want(t, 0, "restore one mount")
 	sameTree(t, "mount restored as a volume", describeTree(t, d.mountpoint(vol)), f.wantVol)
 }

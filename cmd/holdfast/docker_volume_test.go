@@ -37,6 +37,9 @@ func TestDockerVolume(t *testing.T) {
 	if s := snaps[0].Source; s.Kind != "docker-volume" || s.Name != vol {
 		t.Fatalf("source %+v, want docker-volume %s\n%s", s, vol, out)
 	}
+	if l := snaps[0].Source.Labels; l["driver"] != "local" || l["root-uid"] != "999" || l["root-gid"] != "999" || l["root-mode"] != "0750" {
+		t.Errorf("labels %v, want driver local and the root's 999:999 0750", l)
+	}
 
 	d.docker("volume", "rm", vol)
 	restored := d.name("volume", "restored")
