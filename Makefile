@@ -9,8 +9,10 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 DATA      ?= ./holdfast-data
+IMAGE     ?= holdfast:latest
+IMAGE_CTX ?= bin/image
 
-.PHONY: all build run test test-race bench fuzz lint gen gen-check tools s3-server clean help
+.PHONY: all build image run test test-race bench fuzz lint gen gen-check tools s3-server clean help
 
 all: build
 
@@ -20,6 +22,12 @@ help: ## list targets
 build: ## build both binaries into ./bin
 	$(GO) build -o bin/ ./cmd/holdfastd
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/holdfast
+
+image: ## build the static client and the scratch image $(IMAGE) (deploy/Dockerfile; nothing is pulled)
+	rm -rf $(IMAGE_CTX) && mkdir -p $(IMAGE_CTX)/rootfs/tmp $(IMAGE_CTX)/rootfs/cache
+	chmod 1777 $(IMAGE_CTX)/rootfs/tmp && chmod 0700 $(IMAGE_CTX)/rootfs/cache
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(IMAGE_CTX)/rootfs/holdfast ./cmd/holdfast
+	docker build -f deploy/Dockerfile -t $(IMAGE) $(IMAGE_CTX)
 
 run: ## start the server on embedded defaults (./holdfast-data, 127.0.0.1:8433)
 	$(GO) run ./cmd/holdfastd serve --data $(DATA)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +31,8 @@ type BackupOptions struct {
 	Paths []string
 	// Source, when its Kind is set, is recorded instead of the default
 	// {kind "path", name: the absolute paths}: Docker and Kubernetes
-	// backups name what they back up. Its labels are stored sorted by key.
+	// backups name what they back up (it also picks the parent and the
+	// local cache). Its labels are stored sorted by key.
 	Source   snapshot.Source
 	Tags     []string // stored sorted and unique
 	Host     string   // "" means os.Hostname
@@ -48,6 +51,13 @@ type BackupOptions struct {
 	// 250 ms) from another goroutine, and once more at the end.
 	Progress      func(BackupProgress)
 	ProgressEvery time.Duration
+	// Grafts back up another file or directory in place of an entry below
+	// the single directory in Paths: the key is the entry's slash path
+	// below that directory (a placeholder that must exist there), the
+	// value the absolute path whose lstat and content or listing replace
+	// it. The header's paths are then the graft targets in key order.
+	// Docker containers use it to gather their mounts (SPEC.md §12.7.2).
+	Grafts map[string]string
 }
 
 // BackupProgress is a running count for a progress display. TotalBytes
@@ -100,6 +110,7 @@ type backupPlan struct {
 	source   snapshot.Source
 	tags     []string
 	excludes []string
+	grafts   map[string]string // see BackupOptions.Grafts
 }
 
 type backupRoot struct {
@@ -168,7 +179,41 @@ func planBackup(opts BackupOptions) (*backupPlan, error) {
 		}
 	}
 	p.excludes = opts.Excludes
+	if err := planSource(p, opts); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// planSource applies BackupOptions.Grafts (Source is applied, checked, by
+// the caller).
+func planSource(p *backupPlan, opts BackupOptions) error {
+	if len(opts.Grafts) == 0 {
+		return nil
+	}
+	if !p.rootDir {
+		return fmt.Errorf("%w: grafts need exactly one directory to back up", ErrInvalidOptions)
+	}
+	p.grafts = make(map[string]string, len(opts.Grafts))
+	for rel, abs := range opts.Grafts {
+		if rel == "" || path.Clean(rel) != rel || path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("%w: graft %q: want a clean relative path", ErrInvalidOptions, rel)
+		}
+		if !filepath.IsAbs(abs) {
+			return fmt.Errorf("%w: graft %q: target %q is not absolute", ErrInvalidOptions, rel, abs)
+		}
+		p.grafts[rel] = filepath.Clean(abs)
+	}
+	return nil
+}
+
+// childPath is where the entry name of the directory abs (at rel below
+// the root) is read from: its graft target, if any.
+func (p *backupPlan) childPath(abs, rel, name string) string {
+	if g, ok := p.grafts[path.Join(rel, name)]; ok {
+		return g
+	}
+	return filepath.Join(abs, name)
 }
 
 // Backup backs up opts.Paths and commits one snapshot. Files that cannot be
@@ -279,6 +324,14 @@ func bkCheckSource(src snapshot.Source) (snapshot.Source, error) {
 }
 
 func bkRootPaths(p *backupPlan) []string {
+	if len(p.grafts) > 0 {
+		keys := slices.Sorted(maps.Keys(p.grafts))
+		out := make([]string, len(keys))
+		for i, k := range keys {
+			out[i] = p.grafts[k]
+		}
+		return out
+	}
 	out := make([]string, len(p.roots))
 	for i, r := range p.roots {
 		out[i] = r.abs

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"path"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +88,7 @@ func (w *backupWalker) scan(ctx context.Context, files, bytes *atomic.Uint64) {
 		f.Close()
 		for _, name := range names {
 			if r := path.Join(rel, name); !w.excluded(r, name) {
-				visit(filepath.Join(abs, name), r)
+				visit(w.plan.childPath(abs, rel, name), r)
 			}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 
@@ -129,7 +128,7 @@ func (w *backupWalker) dir(abs, rel string, prevEntry *tree.Entry) ([]tree.Exten
 	children := make([]bkChild, 0, len(names))
 	for _, name := range names {
 		if !w.excluded(path.Join(rel, name), name) {
-			children = append(children, bkChild{name: name, abs: filepath.Join(abs, name)})
+			children = append(children, bkChild{name: name, abs: w.plan.childPath(abs, rel, name)})
 		}
 	}
 	return w.build(rel, prevEntry, children)

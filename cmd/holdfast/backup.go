@@ -37,9 +37,11 @@ func newBackupCommand(g *globals) *cobra.Command {
 	var opts client.BackupOptions
 	var asJSON bool
 	var k8s *k8sFlags
+	var dk dockerBackup
 	cmd := &cobra.Command{
-		Use:   "backup PATH... [--tag T]... [--host H] [--exclude GLOB]... [--parent SNAPSHOT] [--json]",
-		Short: "Back up files and directories into a new snapshot",
+		Use: "backup PATH... | --docker-volume NAME | --docker-container NAME [--pause] [--hook-before CMD] [--hook-after CMD]\n" +
+			"                [--tag T]... [--host H] [--exclude GLOB]... [--parent SNAPSHOT] [--json]",
+		Short: "Back up files, directories, Docker volumes or containers into a new snapshot",
 		Long: `Back up PATHs into one new snapshot and print its ID on the last line.
 
 One directory becomes the snapshot's root. Several paths (or one file) make
@@ -58,16 +60,14 @@ whose name, matches the glob (*, ?, [a-z]; see Go's path.Match).
 
 Progress goes to stderr while stderr is a terminal. Files that cannot be
 read are listed on stderr and left out; the snapshot still commits and the
-exit code is 3.`,
+exit code is 3.
+` + dockerBackupHelp,
 		Example: `  holdfast backup /srv/www --tag daily
   holdfast backup /etc /home --exclude '*.tmp' --exclude .cache --host web01
-  holdfast backup /var/lib/postgresql --json | tail -1 | jq -r .snapshot_id`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("want at least one PATH")
-			}
-			return nil
-		},
+  holdfast backup /var/lib/postgresql --json | tail -1 | jq -r .snapshot_id
+  holdfast backup --docker-volume pgdata --pause
+  holdfast backup --docker-container db --pause --hook-before 'docker exec db pg_dumpall -U postgres -f /backup/all.sql'`,
+		Args: func(_ *cobra.Command, args []string) error { return dk.args(args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -83,14 +83,16 @@ exit code is 3.`,
 				return k8s.backupPods(ctx, cmd, r, opts, asJSON)
 			}
 			stopProgress := startBackupProgress(&opts)
-			sum, err := r.Backup(ctx, opts)
+			sum, err := dk.backup(ctx, r, opts, args, cmd.ErrOrStderr())
 			stopProgress(err)
 			if errors.Is(err, client.ErrInvalidOptions) {
 				return usageError{err}
 			}
-			if err != nil {
+			if sum == nil {
 				return err
 			}
+			// err != nil here: committed, but unpausing or --hook-after
+			// failed; the summary is printed, then the error.
 			stderr := cmd.ErrOrStderr()
 			for _, fe := range sum.Errors {
 				fmt.Fprintf(stderr, "holdfast: %s: %v\n", fe.Path, fe.Err)
@@ -118,6 +120,9 @@ exit code is 3.`,
 					bkBytes(sum.BytesRead), bkBytes(sum.BytesAdded), bkBytes(sum.BytesUploaded), sum.Duration.Seconds(), bkBytes(sum.Size))
 				fmt.Fprintln(out, sum.SnapshotID)
 			}
+			if err != nil {
+				return err
+			}
 			if n := len(sum.Errors); n > 0 {
 				return exitError{exitPartial, fmt.Errorf("snapshot %s committed without %d unreadable file(s), listed above", sum.SnapshotID.Short(), n)}
 			}
@@ -132,5 +137,6 @@ exit code is 3.`,
 	f.BoolVar(&opts.NoCache, "no-cache", false, "neither use nor write the local metadata cache")
 	f.BoolVar(&asJSON, "json", false, "print one JSON summary line instead of text")
 	k8s = registerK8sFlags(cmd)
+	dk.register(f)
 	return cmd
 }

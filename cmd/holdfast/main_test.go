@@ -68,14 +68,23 @@ type cliServer struct {
 	admin string
 }
 
-func newCLIServer(t testing.TB) *cliServer {
-	t.Helper()
-	return newCLIServerWith(t, server.Options{})
-}
+func newCLIServer(t testing.TB) *cliServer { return newCLIServerFull(t, server.Options{}, nil) }
 
 // newCLIServerWith is newCLIServer with server options (an injected
 // garbage collector, a lock maximum).
 func newCLIServerWith(t testing.TB, opts server.Options) *cliServer {
+	t.Helper()
+	return newCLIServerFull(t, opts, nil)
+}
+
+// newCLIServerWrapped is newCLIServer with the API handler wrapped by wrap,
+// for tests that watch or hold requests.
+func newCLIServerWrapped(t testing.TB, wrap func(http.Handler) http.Handler) *cliServer {
+	t.Helper()
+	return newCLIServerFull(t, server.Options{}, wrap)
+}
+
+func newCLIServerFull(t testing.TB, opts server.Options, wrap func(http.Handler) http.Handler) *cliServer {
 	t.Helper()
 	data := t.TempDir()
 	stores := []string{filepath.Join(data, "s0"), filepath.Join(data, "s1"), filepath.Join(data, "s2")}
@@ -96,7 +105,11 @@ func newCLIServerWith(t testing.TB, opts server.Options) *cliServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := server.NewHTTPServer(server.New(eng, opts).Handler(), slog.New(slog.DiscardHandler))
+	h := server.New(eng, opts).Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := server.NewHTTPServer(h, slog.New(slog.DiscardHandler))
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(ctx, hs, ln, "", "") }()
@@ -132,15 +145,7 @@ type cliEnv struct {
 func (e cliEnv) run(t testing.TB, args ...string) cliResult {
 	t.Helper()
 	cmd := exec.Command(cliBinary(t), args...)
-	cmd.Env = []string{
-		"PATH=/usr/bin:/bin",
-		"HOME=" + e.cache,
-		"XDG_CACHE_HOME=" + e.cache,
-		"HOLDFAST_SERVER=" + e.server,
-		"HOLDFAST_TOKEN=" + e.token,
-		"HOLDFAST_REPO=" + e.repo,
-		"HOLDFAST_PASSWORD=" + e.password,
-	}
+	cmd.Env = e.environ()
 	if e.uid > 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.uid)}}
 	}
@@ -181,6 +186,23 @@ func (e cliEnv) run(t testing.TB, args ...string) cliResult {
 		t.Fatalf("run holdfast %v: %v", args, err)
 	}
 	return res
+}
+
+// environ is the environment of a run (DOCKER_HOST passes through).
+func (e cliEnv) environ() []string {
+	env := []string{
+		"PATH=/usr/bin:/bin",
+		"HOME=" + e.cache,
+		"XDG_CACHE_HOME=" + e.cache,
+		"HOLDFAST_SERVER=" + e.server,
+		"HOLDFAST_TOKEN=" + e.token,
+		"HOLDFAST_REPO=" + e.repo,
+		"HOLDFAST_PASSWORD=" + e.password,
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		env = append(env, "DOCKER_HOST="+h)
+	}
+	return env
 }
 
 // vmHWM reads the peak resident set ("VmHWM: N kB") from a status file,

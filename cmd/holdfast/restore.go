@@ -16,9 +16,10 @@ func init() { register(newRestoreCommand) }
 
 func newRestoreCommand(g *globals) *cobra.Command {
 	var opts client.RestoreOptions
+	var volume string
 	cmd := &cobra.Command{
-		Use:   "restore SNAPSHOT --target DIR [--include PATH]...",
-		Short: "Restore a snapshot, or part of it, into a directory",
+		Use:   "restore SNAPSHOT --target DIR [--include PATH]... | --docker-volume NEWNAME [--include PATH]",
+		Short: "Restore a snapshot, or part of it, into a directory or a new Docker volume",
 		Long: `Restore SNAPSHOT (a full ID, a unique prefix of at least 8 hex digits, or
 latest) into the directory DIR, which is created if missing.
 
@@ -37,13 +38,15 @@ snapshot built to escape is refused with an error.
 A restore that was interrupted can be run again into the same DIR: files
 whose content is already right (checked against the snapshot's chunk IDs,
 without downloading) are skipped, and a partly written file keeps its
-correct beginning. Progress goes to stderr while stderr is a terminal.`,
+correct beginning. Progress goes to stderr while stderr is a terminal.
+` + dockerRestoreHelp,
 		Example: `  holdfast restore latest --target /srv/restore
-  holdfast restore 3f2a9c1e --target /tmp/r --include /etc/nginx --include /var/www/index.html`,
+  holdfast restore 3f2a9c1e --target /tmp/r --include /etc/nginx --include /var/www/index.html
+  holdfast restore latest --docker-volume pgdata-restored`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Target == "" {
-				return usagef("--target DIR is required")
+			if (opts.Target == "") == (volume == "") {
+				return usagef("give one of --target DIR and --docker-volume NAME")
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -55,6 +58,13 @@ correct beginning. Progress goes to stderr while stderr is a terminal.`,
 			if err != nil {
 				return err
 			}
+			dest, finish := opts.Target, func() error { return nil }
+			if volume != "" {
+				if finish, err = prepareVolumeRestore(ctx, r, &snap, &opts, volume); err != nil {
+					return err
+				}
+				dest = "volume " + volume
+			}
 			stderr := cmd.ErrOrStderr()
 			opts.Warn = func(msg string) { fmt.Fprintf(stderr, "holdfast: warning: %s\n", msg) }
 			opts.Progress = &client.Progress{}
@@ -62,11 +72,14 @@ correct beginning. Progress goes to stderr while stderr is a terminal.`,
 			stopBar := showRestoreProgress(ctx, snap, opts, start)
 			res, err := r.Restore(ctx, snap, opts)
 			stopBar()
+			if err == nil {
+				err = finish()
+			}
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "restored snapshot %s into %s\n", snap.ID.Short(), opts.Target)
+			fmt.Fprintf(out, "restored snapshot %s into %s\n", snap.ID.Short(), dest)
 			fmt.Fprintf(out, "files: %d written (%d resumed), %d already correct; %d dirs, %d symlinks, %d hard links, %d other\n",
 				res.Files, res.FilesResumed, res.FilesSkipped, res.Dirs, res.Symlinks, res.Hardlinks, res.Specials)
 			fmt.Fprintf(out, "wrote %s, fetched %s in %d chunks, in %.1fs\n",
@@ -77,6 +90,7 @@ correct beginning. Progress goes to stderr while stderr is a terminal.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Target, "target", "", "restore into `DIR` (created if missing)")
 	f.StringArrayVar(&opts.Include, "include", nil, "restore only `PATH` of the snapshot (repeatable)")
+	f.StringVar(&volume, "docker-volume", "", "restore into the Docker volume `NAME` (created if missing, else must be empty)")
 	return cmd
 }
 

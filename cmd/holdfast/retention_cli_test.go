@@ -21,17 +21,6 @@ func cliGC(_ context.Context, _ uint32, dryRun bool) (*holdfastv1.GCReport, erro
 		BytesFreed: 4096, StoredBytesFreed: 6144, DurationNanos: int64(1500 * time.Millisecond)}, nil
 }
 
-// snapshotsJSON runs snapshots --json and returns the array.
-func snapshotsJSON(t *testing.T, e cliEnv) []snapshotJSON {
-	t.Helper()
-	r := e.run(t, "snapshots", "--json").want(t, 0, "snapshots --json")
-	var out []snapshotJSON
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-		t.Fatalf("snapshots --json: %v: %s", err, r.stdout)
-	}
-	return out
-}
-
 // TestCLIRetention runs forget, lock, unlock and gc through the binary:
 // every one refused (exit 4) to a backup token; compliance refusals
 // (exit 4) for the repository admin and the server admin alike; policy

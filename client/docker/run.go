@@ -1,0 +1,104 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/holdfast-backup/holdfast/client"
+)
+
+// Job is one backup with its pause and hooks.
+type Job struct {
+	Target *Target // nil: no Docker source (hooks only)
+	Pause  bool    // pause Target.Pause for the duration of the read
+	Before Hook    // before the pause; its failure aborts the backup
+	After  Hook    // after the unpause, always, even when the backup failed
+	// Log, if set, is told what the job does to containers ("paused
+	// db"), one line at a time.
+	Log func(msg string)
+}
+
+// BackupFunc runs the backup itself, e.g. a [client.Repository.Backup]
+// with the options the target filled in.
+type BackupFunc func(ctx context.Context) (*client.BackupSummary, error)
+
+// Run runs job around backup, in this order: the hook before, the pause,
+// backup, the unpause, the hook after. The unpause happens whatever
+// backup did, also when ctx was cancelled (it uses a fresh context). The
+// hook after runs whenever the hook before was attempted, with
+// HOLDFAST_BACKUP_STATUS=ok or failed (and HOLDFAST_SNAPSHOT on success).
+//
+// The summary is returned whenever a snapshot was committed, even if
+// unpausing or the hook after then failed: the error says so.
+func Run(ctx context.Context, job Job, backup BackupFunc) (*client.BackupSummary, error) {
+	env := job.env()
+	job.Before.Env = append(job.Before.Env, env...)
+	job.Before.Env = append(job.Before.Env, "HOLDFAST_HOOK=before")
+	sum, err := pauseAndBackup(ctx, job, backup, job.Before.Run)
+	after := job.After
+	after.Env = append(append(after.Env, env...), "HOLDFAST_HOOK=after")
+	if err != nil {
+		after.Env = append(after.Env, "HOLDFAST_BACKUP_STATUS=failed")
+	} else {
+		after.Env = append(after.Env, "HOLDFAST_BACKUP_STATUS=ok", "HOLDFAST_SNAPSHOT="+sum.SnapshotID.String())
+	}
+	// The hook after runs even when ctx was cancelled: it undoes what the
+	// hook before did (say, a database's backup mode).
+	if aerr := after.Run(context.WithoutCancel(ctx)); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
+	if err != nil && sum != nil {
+		err = fmt.Errorf("snapshot %s committed, but %w", sum.SnapshotID.Short(), err)
+	}
+	return sum, err
+}
+
+// pauseAndBackup runs the hook before, pauses, backs up and unpauses. A
+// failed unpause is an error even when the backup succeeded.
+func pauseAndBackup(ctx context.Context, job Job, backup BackupFunc, before func(context.Context) error) (sum *client.BackupSummary, err error) {
+	if err := before(ctx); err != nil {
+		return nil, err
+	}
+	if job.Pause && job.Target != nil && len(job.Target.Pause) > 0 {
+		p, err := job.Target.c.Pause(ctx, job.Target.Pause)
+		if err != nil {
+			return nil, err
+		}
+		job.log("paused %s", names(p.Held()))
+		defer func() {
+			held := p.Held()
+			if rerr := p.Resume(); rerr != nil {
+				err = errors.Join(err, rerr)
+				return
+			}
+			job.log("unpaused %s", names(held))
+		}()
+	}
+	return backup(ctx)
+}
+
+func (j Job) env() []string {
+	if j.Target == nil {
+		return nil
+	}
+	return []string{
+		"HOLDFAST_SOURCE_KIND=" + j.Target.Source.Kind,
+		"HOLDFAST_SOURCE_NAME=" + j.Target.Source.Name,
+	}
+}
+
+func (j Job) log(format string, args ...any) {
+	if j.Log != nil {
+		j.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+func names(cs []Container) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return strings.Join(out, ", ")
+}
