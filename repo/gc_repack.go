@@ -41,8 +41,7 @@ type RepackResult struct {
 // looked up an old location before 3 retry at the new one (ReadChunk).
 // An old pack is never split across two new packs, so after step 3 every
 // old pack in the batch is wholly moved. target is the new packs' size
-// (0: the engine's pack target); now stamps them and is compared with
-// retention dates.
+// (0: the engine's pack target); now is compared with retention dates.
 func (r *Repo) Repack(ctx context.Context, repoID uint32, packs []format.ID, target int, now time.Time) (RepackResult, error) {
 	var res RepackResult
 	name, err := r.repoName(repoID)
@@ -201,7 +200,9 @@ func (rp *repacker) writeAndCommit(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("repack: write pack %s: %w", newID.Short(), err)
 			}
-			prec = indexkey.PackRecord{Length: int64(len(data)), K: r.coder.K(), M: r.coder.M(), Stores: placement, Created: rp.now}
+			// Created is the wall clock, like a writer's pack, not the
+			// caller's (possibly shifted) decision clock.
+			prec = indexkey.PackRecord{Length: int64(len(data)), K: r.coder.K(), M: r.coder.M(), Stores: placement, Created: time.Now()}
 			rp.res.PacksWritten++
 			rp.res.BytesWritten += int64(len(data))
 		}
