@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/holdfast-backup/holdfast/format"
@@ -33,8 +35,13 @@ func Run(ctx context.Context, r *repo.Repo, repoID uint32, opts Options) (Report
 	defer end()
 	start := time.Now()
 	guard0 := r.GCGuardStats(repoID)
+	dir, err := tempDir(r.TempDir(), repoID)
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
 	m := &marker{
-		r: r, repoID: repoID, opts: opts, now: opts.Now(), dir: r.TempDir(), rep: &rep,
+		r: r, repoID: repoID, opts: opts, now: opts.Now(), dir: dir, rep: &rep,
 		known: map[format.ID]bool{}, locked: map[format.ID]bool{}, ord: map[format.ID]uint32{},
 	}
 	m.cutoff = m.now.Add(-opts.Grace)
@@ -93,6 +100,20 @@ func (m *marker) phases(ctx context.Context) error {
 	m.rep.Phases.Orphans = time.Since(t).Seconds()
 	m.opts.step("orphans: done")
 	return nil
+}
+
+// tempDir returns an empty directory for this run's temporary files:
+// DATA/.gc-<repo>, emptied first because a crashed run of this repository
+// may have left files there (BeginGC makes this run its only user).
+func tempDir(data string, repoID uint32) (string, error) {
+	dir := filepath.Join(data, fmt.Sprintf(".gc-%d", repoID))
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("gc: clear temporary directory: %w", errors.Unwrap(err))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("gc: temporary directory: %w", errors.Unwrap(err))
+	}
+	return dir, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -407,7 +407,9 @@ func (s *stress) finalCheck() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snaps != len(s.live) {
+	// A backup the deadline cut off right after its commit landed leaves a
+	// snapshot the test never registered: at most one per backup worker.
+	if snaps < len(s.live) || snaps > len(s.live)+2 {
 		t.Fatalf("%d snapshots in the index, %d expected", snaps, len(s.live))
 	}
 	perPack := map[format.ID]int{}
