@@ -12,7 +12,7 @@ DATA      ?= ./holdfast-data
 IMAGE     ?= holdfast:latest
 IMAGE_CTX ?= bin/image
 
-.PHONY: all build image run test test-race bench fuzz lint gen gen-check tools s3-server clean help
+.PHONY: all build image run test test-race bench fuzz lint gen gen-check tools s3-server clean help gc-stress gc-stress-race
 
 all: build
 
@@ -39,6 +39,14 @@ test: s3-server ## run every test (installs the S3 test server first)
 
 test-race: s3-server ## the test suite under the race detector
 	$(GO) test -count=1 -race -timeout 30m ./...
+
+GCSTRESS ?= 60s
+
+gc-stress: ## GC under concurrent backups, forgets and restores through the real server for GCSTRESS (default 60s)
+	HOLDFAST_GC_STRESS=$(GCSTRESS) $(GO) test -count=1 -timeout 30m -run '^TestStress$$' -v ./gc
+
+gc-stress-race: ## the short form of gc-stress (about 12 s of load) under the race detector, for CI
+	$(GO) test -count=1 -race -timeout 10m -run '^TestStress$$' ./gc
 
 bench: ## run the Go benchmarks (medians: pipe through benchstat)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./format/... ./repo/...

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/format/pack"
 	"github.com/holdfast-backup/holdfast/repo/index"
 )
@@ -28,6 +29,22 @@ func (r *Repo) ReadChunk(ctx context.Context, repoID uint32, id format.ID) ([]by
 	if err != nil {
 		return nil, err
 	}
+	b, err := r.readAt(ctx, name, repoID, id, loc)
+	if err == nil || ctx.Err() != nil {
+		return b, err
+	}
+	// A repack may have moved the chunk and deleted its old pack between
+	// our lookup and the read (SPEC.md §13.8). If the index now points
+	// elsewhere, that is what happened: read the new location, once.
+	now, lerr := r.idx.GetChunk(repoID, id)
+	if lerr != nil || (now.Pack == loc.Pack && now.Offset == loc.Offset) {
+		return nil, err
+	}
+	return r.readAt(ctx, name, repoID, id, now)
+}
+
+// readAt reads and verifies chunk id at location loc.
+func (r *Repo) readAt(ctx context.Context, name string, repoID uint32, id format.ID, loc indexkey.ChunkLoc) ([]byte, error) {
 	rec, err := r.idx.GetPack(repoID, loc.Pack)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: pack %s: %w", id.Short(), loc.Pack.Short(), err)

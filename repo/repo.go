@@ -60,6 +60,7 @@ type Repo struct {
 	mu      sync.Mutex
 	writers map[uint32]*packWriter
 	names   map[uint32]string
+	guards  map[uint32]*gcGuard // see guard.go
 	closed  bool
 }
 

@@ -65,6 +65,11 @@ func (r *Repo) CommitSnapshot(ctx context.Context, repoID uint32, header []byte,
 	}
 	sp := &spool{dir: r.cfg.DataDir}
 	defer sp.Close()
+	// From the reference check to the snapshot batch, GC's seal step must
+	// not run: a chunk found here must still be in the index when the
+	// snapshot that relies on it lands (guard.go, SPEC.md §13.6).
+	release := r.GCShared(repoID)
+	defer release()
 	sum := blake3.New()
 	if err := r.checkRefs(ctx, repoID, h, refs, io.MultiWriter(sp, sum)); err != nil {
 		return id, err

@@ -26,6 +26,11 @@ var (
 	errNoSession = errors.New("no such upload session (unknown, expired or aborted)")
 )
 
+// ErrBusy is what an injected collector returns (wrapped) when a garbage
+// collection of the repository is already running; it is answered as
+// failed_precondition.
+var ErrBusy = errors.New("busy")
+
 // toConnect maps any error a handler meets to a Connect error. It is the
 // only place that does: engine errors keep their meaning (not found, invalid,
 // data loss), everything unexpected becomes Internal with a generic message,
@@ -56,7 +61,7 @@ func classify(err error) (connect.Code, string) {
 		return connect.CodeNotFound, errNoSession.Error()
 	case errors.Is(err, errBadRequest), errors.Is(err, repo.ErrInvalid):
 		return connect.CodeInvalidArgument, err.Error()
-	case errors.Is(err, repo.ErrMissingChunks), errors.Is(err, repo.ErrLocked):
+	case errors.Is(err, repo.ErrMissingChunks), errors.Is(err, repo.ErrLocked), errors.Is(err, ErrBusy):
 		return connect.CodeFailedPrecondition, err.Error()
 	case errors.Is(err, repo.ErrExists):
 		return connect.CodeAlreadyExists, err.Error()

@@ -71,6 +71,11 @@ func (s *UploadService) FilterMissing(_ context.Context, req *connect.Request[ho
 	if _, err := s.liveSession(repoID, sid); err != nil { // fail before the lookup
 		return nil, toConnect(s.log, op, err)
 	}
+	// The presence check and the pin batch form one step that GC's seal
+	// cannot split (SPEC.md §13.6): a chunk reported present is pinned
+	// before GC can decide it is dead.
+	release := s.repo.GCShared(repoID)
+	defer release()
 	missing, err := s.repo.Missing(repoID, ids)
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
@@ -136,9 +141,13 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 		if err != nil {
 			return nil, toConnect(s.log, op, err)
 		}
+		// The dedup checks and the pin batch form one step that GC's seal
+		// cannot split (SPEC.md §13.6).
+		release := s.repo.GCShared(repoID)
 		for i, c := range msg.GetChunks() {
 			stored, err := s.repo.PutChunk(ctx, repoID, ids[i], c.GetEnvelope())
 			if err != nil {
+				release()
 				return nil, toConnect(s.log, op, err)
 			}
 			n := uint64(len(c.GetEnvelope()))
@@ -152,7 +161,9 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 				s.metrics.ChunksDeduped.Add(1)
 			}
 		}
-		if err := s.pin(repoID, sid, ids); err != nil {
+		err = s.pin(repoID, sid, ids)
+		release()
+		if err != nil {
 			return nil, toConnect(s.log, op, err)
 		}
 	}

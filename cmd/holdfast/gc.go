@@ -21,6 +21,16 @@ type gcJSON struct {
 	PacksKept        uint64  `json:"packs_kept"`
 	BytesFreed       uint64  `json:"bytes_freed"`
 	StoredBytesFreed uint64  `json:"stored_bytes_freed"`
+	ChunksFreed      uint64  `json:"chunks_freed"`
+	BytesDead        uint64  `json:"bytes_dead"`
+	ChunksInGrace    uint64  `json:"chunks_in_grace"`
+	ChunksMoved      uint64  `json:"chunks_moved"`
+	PacksWritten     uint64  `json:"packs_written"`
+	PacksRetained    uint64  `json:"packs_kept_retained"`
+	PacksLocked      uint64  `json:"packs_kept_locked"`
+	OrphanShards     uint64  `json:"orphan_shards_deleted"`
+	OrphanBytes      uint64  `json:"orphan_bytes_deleted"`
+	Interrupted      bool    `json:"previous_run_interrupted"`
 	DurationS        float64 `json:"duration_s"`
 }
 
@@ -52,6 +62,9 @@ stored_bytes_freed and duration_s. Needs an admin token; no password.`,
 			j := gcJSON{DryRun: r.GetDryRun(), Snapshots: r.GetSnapshots(), ChunksLive: r.GetChunksLive(), ChunksDead: r.GetChunksDead(),
 				PacksDeleted: r.GetPacksDeleted(), PacksRepacked: r.GetPacksRepacked(), PacksKept: r.GetPacksKept(),
 				BytesFreed: r.GetBytesFreed(), StoredBytesFreed: r.GetStoredBytesFreed(),
+				ChunksFreed: r.GetChunksFreed(), ChunksInGrace: r.GetChunksInGrace(), BytesDead: r.GetBytesDead(), ChunksMoved: r.GetChunksMoved(),
+				PacksWritten: r.GetPacksWritten(), PacksRetained: r.GetPacksKeptRetained(), PacksLocked: r.GetPacksKeptLocked(),
+				OrphanShards: r.GetOrphanShardsDeleted(), OrphanBytes: r.GetOrphanBytesDeleted(), Interrupted: r.GetPreviousRunInterrupted(),
 				DurationS: time.Duration(r.GetDurationNanos()).Seconds()}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -62,8 +75,18 @@ stored_bytes_freed and duration_s. Needs an admin token; no password.`,
 				verb = "would free"
 			}
 			fmt.Fprintf(out, "snapshots       %d\n", j.Snapshots)
-			fmt.Fprintf(out, "chunks          %d live, %d dead\n", j.ChunksLive, j.ChunksDead)
-			fmt.Fprintf(out, "packs           %d deleted, %d repacked, %d kept\n", j.PacksDeleted, j.PacksRepacked, j.PacksKept)
+			fmt.Fprintf(out, "chunks          %d live, %d dead (%s), %d freed, %d moved\n", j.ChunksLive, j.ChunksDead, fmtBytes(int64(j.BytesDead)), j.ChunksFreed, j.ChunksMoved)
+			fmt.Fprintf(out, "packs           %d deleted, %d repacked into %d, %d kept (%d retained, %d locked)\n",
+				j.PacksDeleted, j.PacksRepacked, j.PacksWritten, j.PacksKept, j.PacksRetained, j.PacksLocked)
+			if j.ChunksInGrace > 0 {
+				fmt.Fprintf(out, "in grace        %d unreferenced chunks in packs too young to collect (holdfastd --gc-grace)\n", j.ChunksInGrace)
+			}
+			if j.OrphanShards > 0 {
+				fmt.Fprintf(out, "orphan shards   %d deleted (%s)\n", j.OrphanShards, fmtBytes(int64(j.OrphanBytes)))
+			}
+			if j.Interrupted {
+				fmt.Fprintln(out, "note            an earlier collection did not finish; this one redid its work")
+			}
 			fmt.Fprintf(out, "%-15s %s of packs (%s stored)\n", verb, fmtBytes(int64(j.BytesFreed)), fmtBytes(int64(j.StoredBytesFreed)))
 			fmt.Fprintf(out, "duration        %.1fs\n", j.DurationS)
 			return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holdfast-backup/holdfast/repo/erasure"
+	"github.com/holdfast-backup/holdfast/gc"
 	"github.com/holdfast-backup/holdfast/server"
 )
 
@@ -26,6 +27,7 @@ type serveOptions struct {
 	tlsKey  string
 	metrics string
 	maxLock time.Duration
+	gcGrace time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -54,6 +56,7 @@ finish (up to 30 s), and exits 0.`,
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve TLS when given with --tls-key")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.DurationVar(&opts.maxLock, "max-lock", server.DefaultMaxLock, "longest a snapshot lock may reach from now (`DUR`, e.g. 87600h for 10 years)")
+	f.DurationVar(&opts.gcGrace, "gc-grace", gc.DefaultGrace, "garbage collection never removes chunks of packs younger than `DUR` (at least 1m)")
 	f.StringVar(&opts.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` at /metrics (e.g. 127.0.0.1:9433)")
 	opts.layout.register(f)
 	return cmd
@@ -62,6 +65,9 @@ finish (up to 30 s), and exits 0.`,
 func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key must be given together")
+	}
+	if opts.gcGrace < gc.MinGrace {
+		return usagef("--gc-grace %s: want at least %s", opts.gcGrace, gc.MinGrace)
 	}
 	if opts.maxLock <= 0 {
 		return usagef("--max-lock %s: want a positive duration", opts.maxLock)
@@ -96,7 +102,8 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 			return err
 		}
 	}
-	api := server.New(engine, server.Options{Log: log, Metrics: metrics, MaxLock: opts.maxLock})
+	api := server.New(engine, server.Options{Log: log, Metrics: metrics, MaxLock: opts.maxLock,
+		CollectGarbage: collector(engine, opts.gcGrace, log)})
 	go api.RunSessionSweeper(ctx, time.Minute)
 	srv := server.NewHTTPServer(api.Handler(), log)
 

@@ -118,6 +118,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"serve", "--no-such-flag"},
 		{"serve", "extra-arg"},
 		{"serve", "--tls-cert", "only-cert.pem"},
+		{"serve", "--gc-grace", "10s"},
 		{"serve", "--max-lock", "0s"},
 		{"serve", "--max-lock", "ten years"},
 	} {

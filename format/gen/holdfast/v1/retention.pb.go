@@ -753,6 +753,24 @@ type GCReport struct {
 	StoredBytesFreed uint64 `protobuf:"varint,9,opt,name=stored_bytes_freed,json=storedBytesFreed,proto3" json:"stored_bytes_freed,omitempty"`
 	// Wall time of the run.
 	DurationNanos int64 `protobuf:"varint,10,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	// Chunks removed from the index, and the record bytes they held (the
+	// dead bytes found; bytes_freed can be less while packs are kept).
+	ChunksFreed uint64 `protobuf:"varint,11,opt,name=chunks_freed,json=chunksFreed,proto3" json:"chunks_freed,omitempty"`
+	BytesDead   uint64 `protobuf:"varint,12,opt,name=bytes_dead,json=bytesDead,proto3" json:"bytes_dead,omitempty"`
+	// Live chunks moved by repacking, and the new packs written for them.
+	ChunksMoved  uint64 `protobuf:"varint,13,opt,name=chunks_moved,json=chunksMoved,proto3" json:"chunks_moved,omitempty"`
+	PacksWritten uint64 `protobuf:"varint,14,opt,name=packs_written,json=packsWritten,proto3" json:"packs_written,omitempty"`
+	// Packs kept because of S3 retention or a snapshot lock.
+	PacksKeptRetained uint64 `protobuf:"varint,15,opt,name=packs_kept_retained,json=packsKeptRetained,proto3" json:"packs_kept_retained,omitempty"`
+	PacksKeptLocked   uint64 `protobuf:"varint,16,opt,name=packs_kept_locked,json=packsKeptLocked,proto3" json:"packs_kept_locked,omitempty"`
+	// Orphan shard objects (no pack record) deleted, and their bytes.
+	OrphanShardsDeleted uint64 `protobuf:"varint,17,opt,name=orphan_shards_deleted,json=orphanShardsDeleted,proto3" json:"orphan_shards_deleted,omitempty"`
+	OrphanBytesDeleted  uint64 `protobuf:"varint,18,opt,name=orphan_bytes_deleted,json=orphanBytesDeleted,proto3" json:"orphan_bytes_deleted,omitempty"`
+	// An earlier run of this repository did not finish (it is redone).
+	PreviousRunInterrupted bool `protobuf:"varint,19,opt,name=previous_run_interrupted,json=previousRunInterrupted,proto3" json:"previous_run_interrupted,omitempty"`
+	// Unreferenced chunks left alone because their pack is younger than the
+	// server's grace period (holdfastd serve --gc-grace).
+	ChunksInGrace uint64 `protobuf:"varint,20,opt,name=chunks_in_grace,json=chunksInGrace,proto3" json:"chunks_in_grace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -853,6 +871,76 @@ func (x *GCReport) GetStoredBytesFreed() uint64 {
 func (x *GCReport) GetDurationNanos() int64 {
 	if x != nil {
 		return x.DurationNanos
+	}
+	return 0
+}
+
+func (x *GCReport) GetChunksFreed() uint64 {
+	if x != nil {
+		return x.ChunksFreed
+	}
+	return 0
+}
+
+func (x *GCReport) GetBytesDead() uint64 {
+	if x != nil {
+		return x.BytesDead
+	}
+	return 0
+}
+
+func (x *GCReport) GetChunksMoved() uint64 {
+	if x != nil {
+		return x.ChunksMoved
+	}
+	return 0
+}
+
+func (x *GCReport) GetPacksWritten() uint64 {
+	if x != nil {
+		return x.PacksWritten
+	}
+	return 0
+}
+
+func (x *GCReport) GetPacksKeptRetained() uint64 {
+	if x != nil {
+		return x.PacksKeptRetained
+	}
+	return 0
+}
+
+func (x *GCReport) GetPacksKeptLocked() uint64 {
+	if x != nil {
+		return x.PacksKeptLocked
+	}
+	return 0
+}
+
+func (x *GCReport) GetOrphanShardsDeleted() uint64 {
+	if x != nil {
+		return x.OrphanShardsDeleted
+	}
+	return 0
+}
+
+func (x *GCReport) GetOrphanBytesDeleted() uint64 {
+	if x != nil {
+		return x.OrphanBytesDeleted
+	}
+	return 0
+}
+
+func (x *GCReport) GetPreviousRunInterrupted() bool {
+	if x != nil {
+		return x.PreviousRunInterrupted
+	}
+	return false
+}
+
+func (x *GCReport) GetChunksInGrace() uint64 {
+	if x != nil {
+		return x.ChunksInGrace
 	}
 	return 0
 }
@@ -961,7 +1049,7 @@ const file_holdfast_v1_retention_proto_rawDesc = "" +
 	"\x0eUnlockResponse\"D\n" +
 	"\x15CollectGarbageRequest\x12\x12\n" +
 	"\x04repo\x18\x01 \x01(\tR\x04repo\x12\x17\n" +
-	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\xe4\x02\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\x92\x06\n" +
 	"\bGCReport\x12\x17\n" +
 	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x12\x1c\n" +
 	"\tsnapshots\x18\x02 \x01(\x04R\tsnapshots\x12\x1f\n" +
@@ -977,7 +1065,18 @@ const file_holdfast_v1_retention_proto_rawDesc = "" +
 	"bytesFreed\x12,\n" +
 	"\x12stored_bytes_freed\x18\t \x01(\x04R\x10storedBytesFreed\x12%\n" +
 	"\x0eduration_nanos\x18\n" +
-	" \x01(\x03R\rdurationNanos\"G\n" +
+	" \x01(\x03R\rdurationNanos\x12!\n" +
+	"\fchunks_freed\x18\v \x01(\x04R\vchunksFreed\x12\x1d\n" +
+	"\n" +
+	"bytes_dead\x18\f \x01(\x04R\tbytesDead\x12!\n" +
+	"\fchunks_moved\x18\r \x01(\x04R\vchunksMoved\x12#\n" +
+	"\rpacks_written\x18\x0e \x01(\x04R\fpacksWritten\x12.\n" +
+	"\x13packs_kept_retained\x18\x0f \x01(\x04R\x11packsKeptRetained\x12*\n" +
+	"\x11packs_kept_locked\x18\x10 \x01(\x04R\x0fpacksKeptLocked\x122\n" +
+	"\x15orphan_shards_deleted\x18\x11 \x01(\x04R\x13orphanShardsDeleted\x120\n" +
+	"\x14orphan_bytes_deleted\x18\x12 \x01(\x04R\x12orphanBytesDeleted\x128\n" +
+	"\x18previous_run_interrupted\x18\x13 \x01(\bR\x16previousRunInterrupted\x12&\n" +
+	"\x0fchunks_in_grace\x18\x14 \x01(\x04R\rchunksInGrace\"G\n" +
 	"\x16CollectGarbageResponse\x12-\n" +
 	"\x06report\x18\x01 \x01(\v2\x15.holdfast.v1.GCReportR\x06report2\xb8\x02\n" +
 	"\x10RetentionService\x12C\n" +
