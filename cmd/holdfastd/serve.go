@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/holdfast-backup/holdfast/repo/erasure"
 	"github.com/holdfast-backup/holdfast/gc"
+	"github.com/holdfast-backup/holdfast/repo/erasure"
 	"github.com/holdfast-backup/holdfast/server"
 )
 
