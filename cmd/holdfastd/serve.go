@@ -25,6 +25,8 @@ type serveOptions struct {
 	tlsCert string
 	tlsKey  string
 	metrics string
+	// replicateConfig names the JSON file of replication targets.
+	replicateConfig string
 }
 
 func newServeCommand() *cobra.Command {
@@ -53,6 +55,7 @@ finish (up to 30 s), and exits 0.`,
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve TLS when given with --tls-key")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&opts.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` at /metrics (e.g. 127.0.0.1:9433)")
+	f.StringVar(&opts.replicateConfig, "replicate-config", "", "push repositories to other servers continuously, as configured in JSON `FILE` (SPEC.md §12.5)")
 	opts.layout.register(f)
 	return cmd
 }
@@ -60,6 +63,16 @@ finish (up to 30 s), and exits 0.`,
 func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key must be given together")
+	}
+	var targets []server.ReplicationTarget
+	if opts.replicateConfig != "" {
+		var err error
+		if targets, err = loadReplicateConfig(opts.replicateConfig); err != nil {
+			return err
+		}
+		if err := server.CheckTargets(targets); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	metrics := server.NewMetrics()
@@ -93,6 +106,16 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	}
 	api := server.New(engine, server.Options{Log: log, Metrics: metrics})
 	go api.RunSessionSweeper(ctx, time.Minute)
+	replCtx, stopRepl := context.WithCancel(ctx)
+	waitRepl, err := api.StartReplications(replCtx, targets)
+	if err != nil {
+		stopRepl()
+		ln.Close()
+		return err
+	}
+	// Runs before the engine closes (defers run last-in first-out): no
+	// replication may read the engine after that.
+	defer func() { stopRepl(); waitRepl() }()
 	srv := server.NewHTTPServer(api.Handler(), log)
 
 	scheme := "http"
