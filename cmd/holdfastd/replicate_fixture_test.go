@@ -246,5 +246,3 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 func codeIs(err error, code connect.Code) bool { return connect.CodeOf(err) == code && err != nil }
-
-

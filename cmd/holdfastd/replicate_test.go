@@ -124,4 +124,3 @@ func TestReplicateRefusesBadRequests(t *testing.T) {
 		t.Fatal("the error echoes the target token")
 	}
 }
-
