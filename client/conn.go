@@ -30,6 +30,9 @@ type Conn struct {
 	Snapshots holdfastv1connect.SnapshotServiceClient
 	Chunks    holdfastv1connect.ChunkServiceClient
 	Info      holdfastv1connect.InfoServiceClient
+	// Replication is the source side of replication (admin replicate,
+	// repo promote).
+	Replication holdfastv1connect.ReplicationServiceClient
 }
 
 // Dial returns a connection to cfg.Server. It does not contact the server.
@@ -52,6 +55,8 @@ func Dial(cfg Config) *Conn {
 		Snapshots: holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
 		Chunks:    holdfastv1connect.NewChunkServiceClient(hc, url, opts...),
 		Info:      holdfastv1connect.NewInfoServiceClient(hc, url, opts...),
+
+		Replication: holdfastv1connect.NewReplicationServiceClient(hc, url, opts...),
 	}
 }
 

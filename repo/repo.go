@@ -53,6 +53,9 @@ type Repo struct {
 
 	counters counters
 
+	// flagsMu orders read-modify-writes of repository records (SetReplica).
+	flagsMu sync.Mutex
+
 	mu      sync.Mutex
 	writers map[uint32]*packWriter
 	names   map[uint32]string

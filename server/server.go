@@ -45,6 +45,9 @@ type Server struct {
 	// lease renewals: read side) against the writes that end sessions
 	// (commit, abort, sweep: write side); see sessions.go.
 	sessions sync.RWMutex
+
+	// commits wakes continuous replications (replicate_notify.go).
+	commits commitHub
 }
 
 // New returns a server over the storage engine r.
@@ -84,5 +87,6 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(holdfastv1connect.NewUploadServiceHandler(&UploadService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewSnapshotServiceHandler(&SnapshotService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewChunkServiceHandler(&ChunkService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewReplicationServiceHandler(&ReplicationService{s}, opts...))
 	return mux
 }

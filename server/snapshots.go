@@ -134,7 +134,7 @@ func (s *SnapshotService) ReadRefs(ctx context.Context, req *connect.Request[hol
 // and this way a delete can never outrun it.
 func (s *SnapshotService) DeleteSnapshot(ctx context.Context, req *connect.Request[holdfastv1.DeleteSnapshotRequest]) (*connect.Response[holdfastv1.DeleteSnapshotResponse], error) {
 	const op = "DeleteSnapshot"
-	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActAdmin)
+	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActPrune)
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
