@@ -61,6 +61,9 @@ type Pusher struct {
 	bucket *bucket
 	log    *slog.Logger
 	stats  *Stats
+	// known is what the target held at the last listing plus what was
+	// copied since; only Pass uses it (passes of one pusher never overlap).
+	known map[format.ID]bool
 }
 
 // New returns a pusher of repository srcID of engine src.
@@ -101,14 +104,16 @@ func (p *Pusher) Pass(ctx context.Context) (*holdfastv1.ReplicateResponse, error
 	}
 	have, err := p.targetSnapshots(ctx)
 	if err != nil {
+		// The lag still grows while the target is unreachable: measure
+		// it against what the target was last known to hold.
+		p.updateLag(missingFrom(snaps, p.known))
 		return res, err
 	}
-	var todo []sourceSnap
-	for _, s := range snaps {
-		if _, ok := have[s.ID]; !ok {
-			todo = append(todo, s)
-		}
+	p.known = make(map[format.ID]bool, len(have))
+	for id := range have {
+		p.known[id] = true
 	}
+	todo := missingFrom(snaps, p.known)
 	res.SnapshotsPresent = int64(len(snaps) - len(todo))
 	p.updateLag(todo)
 	if len(todo) > 0 {
@@ -121,6 +126,7 @@ func (p *Pusher) Pass(ctx context.Context) (*holdfastv1.ReplicateResponse, error
 			return res, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
 		}
 		res.SnapshotsCopied++
+		p.known[s.ID] = true
 		p.stats.SnapshotsSent.Add(1)
 		p.updateLag(todo[i+1:])
 		p.progress(&holdfastv1.ReplicateResponse{SnapshotId: s.ID[:]}, res)
@@ -136,6 +142,17 @@ func (p *Pusher) Pass(ctx context.Context) (*holdfastv1.ReplicateResponse, error
 	res.PassDone = true
 	p.progress(&holdfastv1.ReplicateResponse{PassDone: true}, res)
 	return res, nil
+}
+
+// missingFrom returns the snapshots of snaps (oldest first) not in have.
+func missingFrom(snaps []sourceSnap, have map[format.ID]bool) []sourceSnap {
+	var out []sourceSnap
+	for _, s := range snaps {
+		if !have[s.ID] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // progress sends a copy of the totals with the event's own fields.
