@@ -178,6 +178,7 @@ type authClients struct {
 	snap   holdfastv1connect.SnapshotServiceClient
 	chunk  holdfastv1connect.ChunkServiceClient
 	info   holdfastv1connect.InfoServiceClient
+	repl   holdfastv1connect.ReplicationServiceClient
 }
 
 // clientsFor returns clients that send tok, over Connect or gRPC.
@@ -193,6 +194,7 @@ func (f *authFixture) clientsFor(tok string, grpc bool) *authClients {
 		snap:   holdfastv1connect.NewSnapshotServiceClient(h2cClient, f.url, opts...),
 		chunk:  holdfastv1connect.NewChunkServiceClient(h2cClient, f.url, opts...),
 		info:   holdfastv1connect.NewInfoServiceClient(h2cClient, f.url, opts...),
+		repl:   holdfastv1connect.NewReplicationServiceClient(h2cClient, f.url, opts...),
 	}
 }
 

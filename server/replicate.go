@@ -82,10 +82,10 @@ func (s *ReplicationService) replicationError(op string, err error) error {
 // details (paths) stay in the log.
 func publicReplicationError(err error) string {
 	if errors.Is(err, replication.ErrTarget) {
-		return "replicate: " + err.Error()
+		return err.Error()
 	}
 	_, public := classify(err)
-	return "replicate: " + public
+	return "source: " + public
 }
 
 // SetReplica sets or clears a repository's replica flag. Server admin only:
