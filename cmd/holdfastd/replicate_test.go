@@ -54,6 +54,24 @@ func TestReplicateIdempotentRestoreAndPromote(t *testing.T) {
 	restoreTok := p.dst.token("web", holdfastv1.Role_ROLE_RESTORE)
 	restoreAndCompare(t, p.dst, restoreTok, second, dir)
 
+	// A snapshot deleted on the source stays on the replica unless the
+	// pass prunes.
+	if _, err := p.src.conn(p.srcAdmin, "web").Snapshots.DeleteSnapshot(ctx, connect.NewRequest(&holdfastv1.DeleteSnapshotRequest{Repo: "web", Id: first[:]})); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = p.replicate(ctx, &holdfastv1.ReplicateRequest{}); err != nil || res.SnapshotsPruned != 0 {
+		t.Fatalf("pass without prune: %+v, %v", res, err)
+	}
+	if n := len(p.dst.snapshotIDs(restoreTok, "web")); n != 2 {
+		t.Fatalf("without prune the replica has %d snapshots, want 2", n)
+	}
+	if res, err = p.replicate(ctx, &holdfastv1.ReplicateRequest{Prune: true}); err != nil || res.SnapshotsPruned != 1 {
+		t.Fatalf("pass with prune: %+v, %v", res, err)
+	}
+	if ids := p.dst.snapshotIDs(restoreTok, "web"); len(ids) != 1 || ids[0] != second {
+		t.Fatalf("after prune the replica has %v, want [%s]", ids, second)
+	}
+
 	// The replica refuses a backup token's upload, and the server admin's.
 	backupTok := p.dst.token("web", holdfastv1.Role_ROLE_BACKUP)
 	begin := func(tok string) error {
