@@ -49,6 +49,8 @@ func (s *ReplicationService) Replicate(ctx context.Context, req *connect.Request
 		}
 		return toConnect(s.log, op, sendErr)
 	}
+	ctx, cancel := s.untilShutdown(ctx)
+	defer cancel()
 	wake, unsubscribe := s.commits.subscribe(repoID)
 	defer unsubscribe()
 	err = p.Run(ctx, replication.Loop{Wake: wake, OnError: func(err error) {

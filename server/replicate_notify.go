@@ -65,3 +65,22 @@ func (s *Server) flushInterrupted(repoID uint32) {
 		s.log.Warn("flushing the open pack after an interrupted upload failed; its chunks will be uploaded again", "err", err)
 	}
 }
+
+// BeginShutdown ends the long-lived continuous Replicate streams, which
+// would otherwise hold a graceful shutdown for its whole grace period:
+// register it with http.Server.RegisterOnShutdown. Idempotent.
+func (s *Server) BeginShutdown() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
+// untilShutdown returns ctx, cancelled also when BeginShutdown is called.
+// The caller must call the cancel function, which also ends the watcher.
+func (s *Server) untilShutdown(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

@@ -46,8 +46,11 @@ type Server struct {
 	// (commit, abort, sweep: write side); see sessions.go.
 	sessions sync.RWMutex
 
-	// commits wakes continuous replications (replicate_notify.go).
-	commits commitHub
+	// commits wakes continuous replications; stopping ends them at
+	// shutdown (replicate_notify.go).
+	commits  commitHub
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns a server over the storage engine r.
@@ -66,7 +69,8 @@ func New(r *repo.Repo, opts Options) *Server {
 	}
 	return &Server{
 		repo: r, log: opts.Log, lease: opts.SessionLease, now: opts.Now, metrics: opts.Metrics,
-		auth: &authenticator{repo: r, now: opts.Now},
+		auth:     &authenticator{repo: r, now: opts.Now},
+		stopping: make(chan struct{}),
 	}
 }
 

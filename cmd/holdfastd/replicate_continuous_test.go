@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 )
 
 // TestContinuousReplicationRPOAndCatchUp runs replication configured in
@@ -114,4 +116,35 @@ func scrapeMetric(t *testing.T, addr, name string) float64 {
 		return v
 	}
 	return -1
+}
+
+// TestContinuousStreamEndsAtShutdown starts a continuous Replicate stream
+// and stops the source with SIGTERM: the stream must not hold the graceful
+// shutdown for its 30 s grace period.
+func TestContinuousStreamEndsAtShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: starts two holdfastd processes")
+	}
+	bin := buildServer(t)
+	p := newReplPair(t, bin)
+	dir := t.TempDir()
+	writeTree(t, dir, 51, 2, 200<<10)
+	id := p.backup(t, dir)
+	errc := p.replicateAsync(&holdfastv1.ReplicateRequest{Continuous: true})
+	if !waitFor(30*time.Second, func() bool { return slices.Contains(p.dst.snapshotIDs(p.replToken, "web"), id) }) {
+		t.Fatal("the continuous stream did not replicate the snapshot")
+	}
+	start := time.Now()
+	p.src.stop()
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("SIGTERM took %v with a continuous stream open", el)
+	}
+	if code := p.src.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("holdfastd exited %d after SIGTERM, want 0", code)
+	}
+	select {
+	case <-errc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Replicate stream did not end with the server")
+	}
 }

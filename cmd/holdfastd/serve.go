@@ -117,6 +117,7 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	// replication may read the engine after that.
 	defer func() { stopRepl(); waitRepl() }()
 	srv := server.NewHTTPServer(api.Handler(), log)
+	srv.RegisterOnShutdown(api.BeginShutdown)
 
 	scheme := "http"
 	if opts.tlsCert != "" {
