@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zeebo/blake3"
 
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 )
@@ -55,6 +58,8 @@ func TestContinuousReplicationRPOAndCatchUp(t *testing.T) {
 	if lag > 10*time.Second {
 		t.Errorf("replication lag %v exceeds the 10 s RPO", lag)
 	}
+	t.Logf("baseline: blake3.Sum256 over the same 100 MiB %.0f MB/s; replication %.0f MB/s end to end (commit to visible); peak RSS source %s, target %s",
+		blake3Rate(dir), 100*1.048576/lag.Seconds(), peakRSS(p.src.cmd.Process.Pid), peakRSS(p.dst.cmd.Process.Pid))
 
 	// Target down: the source keeps retrying with backoff.
 	p.dst.kill9()
@@ -147,4 +152,40 @@ func TestContinuousStreamEndsAtShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the Replicate stream did not end with the server")
 	}
+}
+
+// blake3Rate hashes every file under dir once and returns MB/s: the
+// baseline the replication rate is reported against.
+func blake3Rate(dir string) float64 {
+	var n int
+	var el time.Duration
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		blake3.Sum256(b)
+		el += time.Since(start)
+		n += len(b)
+		return nil
+	})
+	return float64(n) / 1e6 / el.Seconds()
+}
+
+// peakRSS reads a process's peak resident set (VmHWM) on Linux.
+func peakRSS(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "n/a"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "n/a"
 }
