@@ -18,6 +18,8 @@
 // interval, with capped exponential backoff and jitter while the target
 // fails. Its [Stats] feed the server's metrics.
 //
-// Neighbours: server (the ReplicationService handler and configured
-// targets), client (the thin client; target.go speaks the same API), repo (the source engine).
+// Neighbours: server (the ReplicationService handler, configured targets,
+// commit notifications and metrics), repo (the source engine). The target
+// is reached with [Dial], which speaks the API the way package client does
+// (server may not import client: client's tests import server).
 package replication
