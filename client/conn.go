@@ -31,6 +31,9 @@ type Conn struct {
 	Chunks    holdfastv1connect.ChunkServiceClient
 	Info      holdfastv1connect.InfoServiceClient
 	Retention holdfastv1connect.RetentionServiceClient
+	// Replication is the source side of replication (admin replicate,
+	// repo promote).
+	Replication holdfastv1connect.ReplicationServiceClient
 }
 
 // Dial returns a connection to cfg.Server. It does not contact the server.
@@ -46,14 +49,15 @@ func Dial(cfg Config) *Conn {
 		connect.WithSendMaxBytes(64 << 20),
 	}
 	return &Conn{
-		cfg:       cfg,
-		Repos:     holdfastv1connect.NewRepoServiceClient(hc, url, opts...),
-		Tokens:    holdfastv1connect.NewTokenServiceClient(hc, url, opts...),
-		Upload:    holdfastv1connect.NewUploadServiceClient(hc, url, opts...),
-		Snapshots: holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
-		Chunks:    holdfastv1connect.NewChunkServiceClient(hc, url, opts...),
-		Info:      holdfastv1connect.NewInfoServiceClient(hc, url, opts...),
-		Retention: holdfastv1connect.NewRetentionServiceClient(hc, url, opts...),
+		cfg:         cfg,
+		Repos:       holdfastv1connect.NewRepoServiceClient(hc, url, opts...),
+		Tokens:      holdfastv1connect.NewTokenServiceClient(hc, url, opts...),
+		Upload:      holdfastv1connect.NewUploadServiceClient(hc, url, opts...),
+		Snapshots:   holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
+		Chunks:      holdfastv1connect.NewChunkServiceClient(hc, url, opts...),
+		Info:        holdfastv1connect.NewInfoServiceClient(hc, url, opts...),
+		Retention:   holdfastv1connect.NewRetentionServiceClient(hc, url, opts...),
+		Replication: holdfastv1connect.NewReplicationServiceClient(hc, url, opts...),
 	}
 }
 

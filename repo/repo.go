@@ -56,6 +56,8 @@ type Repo struct {
 	// locks serialises lock changes and snapshot forgets (lock*.go), so a
 	// snapshot can never be deleted between a lock check and a lock write.
 	locks sync.Mutex
+	// flagsMu orders read-modify-writes of repository records (SetReplica).
+	flagsMu sync.Mutex
 
 	mu      sync.Mutex
 	writers map[uint32]*packWriter

@@ -37,7 +37,10 @@ const (
 	ActUpload
 	// ActPutKey: store a key file (admin; replicate copies key files).
 	ActPutKey
-	// ActAdmin: delete snapshots, tokens of the repository.
+	// ActPrune: delete a snapshot (admin; replicate only on a replica, to
+	// mirror the source's forgets when replication prunes, SPEC.md §12.5).
+	ActPrune
+	// ActAdmin: tokens and other administration of the repository.
 	ActAdmin
 	// ActForget: forget snapshots, lift governance locks, run GC
 	// (CONTRACT.md column forget/gc/unlock).
@@ -60,7 +63,8 @@ func Allowed(role indexkey.Role, act Action) bool {
 	case indexkey.RoleRestore:
 		return act == ActRead || act == ActList
 	case indexkey.RoleReplicate:
-		return act == ActList || act == ActUpload || act == ActPutKey
+		// ActPrune only on a replica: authorize checks the flag.
+		return act == ActList || act == ActUpload || act == ActPutKey || act == ActPrune
 	}
 	return false
 }
@@ -144,9 +148,29 @@ func (a *authenticator) authorize(h http.Header, name string, act Action) (Princ
 			return p, 0, fmt.Errorf("%w: a %s token cannot do this", errDenied, p.Role)
 		}
 	}
-	id, err := a.repo.RepositoryID(name)
+	rec, err := a.repo.Repository(name)
 	if err != nil {
 		return p, 0, err
 	}
-	return p, id, nil
+	if err := replicaAllows(p, act, rec.Flags&indexkey.RepoReplica != 0); err != nil {
+		return p, 0, err
+	}
+	return p, rec.ID, nil
+}
+
+// replicaAllows enforces the replica flag (SPEC.md §12.5): a replica is
+// written only by replication, so that it stays an exact copy of its
+// source until it is promoted. Everyone else — the server admin included —
+// may read it but not upload, commit or add key files; and a replicate
+// token may delete snapshots (prune) only there, never in a repository
+// that takes backups of its own.
+func replicaAllows(p Principal, act Action, replica bool) error {
+	writes := act == ActUpload || act == ActPutKey
+	switch {
+	case replica && writes && p.Role != indexkey.RoleReplicate:
+		return fmt.Errorf("%w: the repository is a read-only replica; promote it to write to it", errDenied)
+	case !replica && act == ActPrune && p.Role == indexkey.RoleReplicate:
+		return fmt.Errorf("%w: a replicate token may delete snapshots only in a replica", errDenied)
+	}
+	return nil
 }

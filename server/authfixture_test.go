@@ -179,6 +179,7 @@ type authClients struct {
 	chunk  holdfastv1connect.ChunkServiceClient
 	info   holdfastv1connect.InfoServiceClient
 	ret    holdfastv1connect.RetentionServiceClient
+	repl   holdfastv1connect.ReplicationServiceClient
 }
 
 // clientsFor returns clients that send tok, over Connect or gRPC.
@@ -195,6 +196,7 @@ func (f *authFixture) clientsFor(tok string, grpc bool) *authClients {
 		chunk:  holdfastv1connect.NewChunkServiceClient(h2cClient, f.url, opts...),
 		info:   holdfastv1connect.NewInfoServiceClient(h2cClient, f.url, opts...),
 		ret:    holdfastv1connect.NewRetentionServiceClient(h2cClient, f.url, opts...),
+		repl:   holdfastv1connect.NewReplicationServiceClient(h2cClient, f.url, opts...),
 	}
 }
 

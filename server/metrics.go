@@ -9,8 +9,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/holdfast-backup/holdfast/server/replication"
 )
 
 // Metrics are the server's Prometheus counters, exposed in the text format
@@ -31,11 +34,32 @@ type Metrics struct {
 
 	// Gauges are read at scrape time.
 	gauges map[string]func() float64
+
+	// repl holds one replication's stats per "repo\x00target".
+	repl map[string]*replication.Stats
 }
 
 // NewMetrics returns empty metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{requests: map[string]*atomic.Uint64{}, gauges: map[string]func() float64{}}
+	return &Metrics{
+		requests: map[string]*atomic.Uint64{}, gauges: map[string]func() float64{},
+		repl: map[string]*replication.Stats{},
+	}
+}
+
+// Replication returns the stats of replicating repo to target (a label
+// without secrets), creating them on first use. Runs to the same target
+// share them.
+func (m *Metrics) Replication(repo, target string) *replication.Stats {
+	key := repo + "\x00" + target
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.repl[key]
+	if !ok {
+		st = &replication.Stats{}
+		m.repl[key] = st
+	}
+	return st
 }
 
 // Gauge registers a gauge read at scrape time.
@@ -130,6 +154,7 @@ func (m *Metrics) write(w io.Writer) {
 		m.mu.Unlock()
 		fmt.Fprintf(w, "holdfast_requests_total{procedure=%q,code=%q} %d\n", proc, code, v)
 	}
+	m.writeReplication(w)
 	names := make([]string, 0, len(gauges))
 	for k := range gauges {
 		names = append(names, k)
@@ -138,5 +163,42 @@ func (m *Metrics) write(w io.Writer) {
 	for _, k := range names {
 		name, help, _ := strings.Cut(k, "\x00")
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, gauges[k]())
+	}
+}
+
+// writeReplication writes the per-target replication series, labelled by
+// source repository and target (host/repository).
+func (m *Metrics) writeReplication(w io.Writer) {
+	m.mu.Lock()
+	keys := make([]string, 0, len(m.repl))
+	for k := range m.repl {
+		keys = append(keys, k)
+	}
+	stats := make(map[string]*replication.Stats, len(m.repl))
+	for k, v := range m.repl {
+		stats[k] = v
+	}
+	m.mu.Unlock()
+	if len(keys) == 0 {
+		return
+	}
+	sort.Strings(keys)
+	now := time.Now()
+	series := []struct {
+		name, kind, help string
+		value            func(*replication.Stats) float64
+	}{
+		{"holdfast_replication_lag_seconds", "gauge", "Age of the oldest source snapshot the target lacks; 0 when caught up.", func(s *replication.Stats) float64 { return s.LagSeconds(now) }},
+		{"holdfast_replication_lag_snapshots", "gauge", "Source snapshots the target lacks.", func(s *replication.Stats) float64 { return float64(s.LagSnapshots.Load()) }},
+		{"holdfast_replication_bytes_sent_total", "counter", "Sealed chunk bytes sent to the target.", func(s *replication.Stats) float64 { return float64(s.BytesSent.Load()) }},
+		{"holdfast_replication_snapshots_sent_total", "counter", "Snapshots committed on the target.", func(s *replication.Stats) float64 { return float64(s.SnapshotsSent.Load()) }},
+		{"holdfast_replication_errors_total", "counter", "Failed replication passes.", func(s *replication.Stats) float64 { return float64(s.Errors.Load()) }},
+	}
+	for _, sr := range series {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", sr.name, sr.help, sr.name, sr.kind)
+		for _, k := range keys {
+			repo, target, _ := strings.Cut(k, "\x00")
+			fmt.Fprintf(w, "%s{repo=%q,target=%q} %g\n", sr.name, repo, target, sr.value(stats[k]))
+		}
 	}
 }

@@ -166,6 +166,13 @@ var matrixRPCs = []matrixRPC{
 		return rpcErr(c.ret.CollectGarbage(ctx, connect.NewRequest(&holdfastv1.CollectGarbageRequest{Repo: repo, DryRun: true})))
 	}},
 
+	// Replicate with no target URL: invalid_argument once authorized.
+	{"Replication.Replicate", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
+		return drainErr(c.repl.Replicate(ctx, connect.NewRequest(&holdfastv1.ReplicateRequest{Repo: repo})))
+	}},
+	{"Replication.SetReplica", whoServer, false, func(ctx context.Context, c *authClients, _ string) error {
+		return rpcErr(c.repl.SetReplica(ctx, connect.NewRequest(&holdfastv1.SetReplicaRequest{Repo: "matrix-none", Replica: true})))
+	}},
 	{"Chunk.ReadChunks", whoRead, true, func(ctx context.Context, c *authClients, repo string) error {
 		return drainErr(c.chunk.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{Repo: repo, Ids: [][]byte{matrixZeroID}})))
 	}},

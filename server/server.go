@@ -64,6 +64,12 @@ type Server struct {
 	// lease renewals: read side) against the writes that end sessions
 	// (commit, abort, sweep: write side); see sessions.go.
 	sessions sync.RWMutex
+
+	// commits wakes continuous replications; stopping ends them at
+	// shutdown (replicate_notify.go).
+	commits  commitHub
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns a server over the storage engine r.
@@ -86,7 +92,8 @@ func New(r *repo.Repo, opts Options) *Server {
 	return &Server{
 		repo: r, log: opts.Log, lease: opts.SessionLease, now: opts.Now, metrics: opts.Metrics,
 		maxLock: opts.MaxLock, gc: opts.CollectGarbage,
-		auth: &authenticator{repo: r, now: opts.Now},
+		auth:     &authenticator{repo: r, now: opts.Now},
+		stopping: make(chan struct{}),
 	}
 }
 
@@ -108,5 +115,6 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(holdfastv1connect.NewSnapshotServiceHandler(&SnapshotService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewChunkServiceHandler(&ChunkService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewRetentionServiceHandler(&RetentionService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewReplicationServiceHandler(&ReplicationService{s}, opts...))
 	return mux
 }

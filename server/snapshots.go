@@ -133,7 +133,7 @@ func (s *SnapshotService) ReadRefs(ctx context.Context, req *connect.Request[hol
 // lock with failed_precondition, and an expired lock is removed with it.
 func (s *SnapshotService) DeleteSnapshot(ctx context.Context, req *connect.Request[holdfastv1.DeleteSnapshotRequest]) (*connect.Response[holdfastv1.DeleteSnapshotResponse], error) {
 	const op = "DeleteSnapshot"
-	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActAdmin)
+	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActPrune)
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}

@@ -119,6 +119,9 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 		}
 		if !stream.Receive() {
 			if err := stream.Err(); err != nil {
+				if started {
+					s.flushInterrupted(repoID)
+				}
 				return nil, toConnect(s.log, op, err)
 			}
 			break // io.EOF: the client closed its side
@@ -242,6 +245,7 @@ func (s *UploadService) Commit(ctx context.Context, stream *connect.ClientStream
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
+	s.commits.notify(repoID)
 	if err := s.endSession(repoID, sid); err != nil {
 		// The snapshot is committed; a session left behind only lives
 		// until its lease ends and the sweeper drops it.
@@ -288,6 +292,7 @@ func (s *UploadService) Abort(_ context.Context, req *connect.Request[holdfastv1
 	if err := s.endSession(repoID, sid); err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
+	s.flushInterrupted(repoID) // what the session sent stays useful to a retry
 	return connect.NewResponse(&holdfastv1.AbortResponse{}), nil
 }
 

@@ -20,7 +20,6 @@ func init() { register(newAdminCommand) }
 // its own with registerAdmin in an init function, like register.
 var adminCommands []func(g *globals) *cobra.Command
 
-//lint:ignore U1000 extension point: "admin replicate" registers itself here
 func registerAdmin(f func(g *globals) *cobra.Command) { adminCommands = append(adminCommands, f) }
 
 func newAdminCommand(g *globals) *cobra.Command {
@@ -32,8 +31,8 @@ server-admin token (DATA/admin.token on the server); creating tokens needs
 the server-admin token or an admin token of the repository.`,
 		Args: exactArgs(0),
 	}
-	repo := &cobra.Command{Use: "repo", Short: "Create and list repositories", Args: exactArgs(0)}
-	repo.AddCommand(newAdminRepoCreate(g), newAdminRepoList(g))
+	repo := &cobra.Command{Use: "repo", Short: "Create, list and promote repositories", Args: exactArgs(0)}
+	repo.AddCommand(newAdminRepoCreate(g), newAdminRepoList(g), newAdminRepoPromote(g))
 	token := &cobra.Command{Use: "token", Short: "Create tokens", Args: exactArgs(0)}
 	token.AddCommand(newAdminTokenCreate(g))
 	cmd.AddCommand(repo, token)
@@ -44,25 +43,77 @@ the server-admin token or an admin token of the repository.`,
 }
 
 func newAdminRepoCreate(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "create NAME",
+	var replica bool
+	cmd := &cobra.Command{
+		Use:   "create NAME [--replica]",
 		Short: "Create a repository (server-admin token)",
 		Long: `Create an empty repository on the server. Names are 1 to 63 characters of
 a-z, 0-9 and '-', starting with a letter or digit. A new repository has no
-keys yet: create an admin token for it and run 'holdfast init'.`,
+keys yet: create an admin token for it and run 'holdfast init'.
+
+With --replica the repository is a read-only replication target: only
+replicate tokens may upload to it (its keys and snapshots arrive by
+replication), every role may read and restore from it, and
+'holdfast admin repo promote NAME' turns it into an ordinary repository.`,
 		Example: `  export HOLDFAST_SERVER=http://127.0.0.1:8433
-  HOLDFAST_TOKEN=$(cat /var/lib/holdfast/admin.token) holdfast admin repo create web01`,
+  HOLDFAST_TOKEN=$(cat /var/lib/holdfast/admin.token) holdfast admin repo create web01
+  HOLDFAST_TOKEN=$(cat /var/lib/holdfast/admin.token) holdfast admin repo create web01 --replica`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.conn(false)
 			if err != nil {
 				return err
 			}
-			resp, err := c.Repos.CreateRepo(cmd.Context(), connect.NewRequest(&holdfastv1.CreateRepoRequest{Name: args[0]}))
-			if err != nil {
+			_, err = c.Repos.CreateRepo(cmd.Context(), connect.NewRequest(&holdfastv1.CreateRepoRequest{Name: args[0]}))
+			// With --replica an existing repository is marked, so a run
+			// that failed between the two calls can simply be repeated.
+			existed := replica && connect.CodeOf(err) == connect.CodeAlreadyExists
+			if err != nil && !existed {
 				return adminRPCError("create repository "+args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created repository %s\n", resp.Msg.Name)
+			if replica {
+				// Until the flag is set the new repository has no token
+				// but the server admin's: nobody else can write in between.
+				_, err := c.Replication.SetReplica(cmd.Context(), connect.NewRequest(&holdfastv1.SetReplicaRequest{Repo: args[0], Replica: true}))
+				if err != nil {
+					return adminRPCError("mark repository "+args[0]+" as a replica", err)
+				}
+				verb := "created"
+				if existed {
+					verb = "marked existing"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s replica repository %s\n", verb, args[0])
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created repository %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&replica, "replica", false, "create a read-only replication target")
+	return cmd
+}
+
+func newAdminRepoPromote(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "promote NAME",
+		Short: "Make a replica take backups (failover; server-admin token)",
+		Long: `Clear the replica flag of a repository, so that backup and admin tokens may
+upload and commit to it again: failover, on the replica site, when the
+source site is lost. Stop replication into it first (revoke the source's
+replicate token): replicate tokens may still write to a promoted
+repository, and two sources writing into one make a mixed history.`,
+		Example: `  HOLDFAST_TOKEN=$(cat /var/lib/holdfast/admin.token) holdfast admin repo promote web01`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.conn(false)
+			if err != nil {
+				return err
+			}
+			_, err = c.Replication.SetReplica(cmd.Context(), connect.NewRequest(&holdfastv1.SetReplicaRequest{Repo: args[0], Replica: false}))
+			if err != nil {
+				return adminRPCError("promote repository "+args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "promoted repository %s: it now accepts backups\n", args[0])
 			return nil
 		},
 	}

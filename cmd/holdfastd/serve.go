@@ -28,6 +28,8 @@ type serveOptions struct {
 	metrics string
 	maxLock time.Duration
 	gcGrace time.Duration
+	// replicateConfig names the JSON file of replication targets.
+	replicateConfig string
 }
 
 func newServeCommand() *cobra.Command {
@@ -58,6 +60,7 @@ finish (up to 30 s), and exits 0.`,
 	f.DurationVar(&opts.maxLock, "max-lock", server.DefaultMaxLock, "longest a snapshot lock may reach from now (`DUR`, e.g. 87600h for 10 years)")
 	f.DurationVar(&opts.gcGrace, "gc-grace", gc.DefaultGrace, "garbage collection never removes chunks of packs younger than `DUR` (at least 1m)")
 	f.StringVar(&opts.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` at /metrics (e.g. 127.0.0.1:9433)")
+	f.StringVar(&opts.replicateConfig, "replicate-config", "", "push repositories to other servers continuously, as configured in JSON `FILE` (SPEC.md §12.5)")
 	opts.layout.register(f)
 	return cmd
 }
@@ -71,6 +74,16 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	}
 	if opts.maxLock <= 0 {
 		return usagef("--max-lock %s: want a positive duration", opts.maxLock)
+	}
+	var targets []server.ReplicationTarget
+	if opts.replicateConfig != "" {
+		var err error
+		if targets, err = loadReplicateConfig(opts.replicateConfig); err != nil {
+			return err
+		}
+		if err := server.CheckTargets(targets); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	metrics := server.NewMetrics()
@@ -105,7 +118,18 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	api := server.New(engine, server.Options{Log: log, Metrics: metrics, MaxLock: opts.maxLock,
 		CollectGarbage: collector(engine, opts.gcGrace, log)})
 	go api.RunSessionSweeper(ctx, time.Minute)
+	replCtx, stopRepl := context.WithCancel(ctx)
+	waitRepl, err := api.StartReplications(replCtx, targets)
+	if err != nil {
+		stopRepl()
+		ln.Close()
+		return err
+	}
+	// Runs before the engine closes (defers run last-in first-out): no
+	// replication may read the engine after that.
+	defer func() { stopRepl(); waitRepl() }()
 	srv := server.NewHTTPServer(api.Handler(), log)
+	srv.RegisterOnShutdown(api.BeginShutdown)
 
 	scheme := "http"
 	if opts.tlsCert != "" {
