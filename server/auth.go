@@ -63,8 +63,9 @@ func Allowed(role indexkey.Role, act Action) bool {
 	case indexkey.RoleRestore:
 		return act == ActRead || act == ActList
 	case indexkey.RoleReplicate:
-		// ActPrune only on a replica: authorize checks the flag.
-		return act == ActList || act == ActUpload || act == ActPutKey || act == ActPrune
+		// ActPrune and ActLock only on a replica: authorize checks the
+		// flag. Replication mirrors the source's forgets and locks there.
+		return act == ActList || act == ActUpload || act == ActPutKey || act == ActPrune || act == ActLock
 	}
 	return false
 }
@@ -171,6 +172,8 @@ func replicaAllows(p Principal, act Action, replica bool) error {
 		return fmt.Errorf("%w: the repository is a read-only replica; promote it to write to it", errDenied)
 	case !replica && act == ActPrune && p.Role == indexkey.RoleReplicate:
 		return fmt.Errorf("%w: a replicate token may delete snapshots only in a replica", errDenied)
+	case !replica && act == ActLock && p.Role == indexkey.RoleReplicate:
+		return fmt.Errorf("%w: a replicate token may lock snapshots only in a replica", errDenied)
 	}
 	return nil
 }

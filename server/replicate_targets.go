@@ -72,8 +72,7 @@ func (s *Server) newPusher(repoID uint32, t ReplicationTarget, progress func(*ho
 		Log:      s.log.With("repo", t.Repo, "target", t.Label()),
 		Stats:    s.metrics.Replication(t.Repo, t.Label()),
 		Progress: progress,
-		// TODO(lead): CopyLock: wire the lock service's copier here
-		// (replication.LockCopier documents the contract).
+		CopyLock: replication.CopyLockRPC,
 	})
 }
 

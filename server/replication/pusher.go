@@ -49,8 +49,8 @@ type Options struct {
 // ListSnapshots (nil when none). It must make the target's lock at least
 // as strong — same mode, until no earlier — through a target RPC that a
 // replicate token may call on a replica, and do nothing when it already
-// is. TODO(lead): wire it to the lock service once it lands; until then
-// locks do not travel (the pusher logs once per pass that it skipped them).
+// is. CopyLockRPC is the implementation holdfastd uses; without one, locks
+// do not travel (the pusher logs once per pass that it skipped them).
 type LockCopier func(ctx context.Context, target *Target, repo string, id format.ID, source, onTarget *holdfastv1.Lock) error
 
 // Pusher replicates one source repository to one target repository.

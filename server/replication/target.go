@@ -20,6 +20,7 @@ type Target struct {
 	Repos     holdfastv1connect.RepoServiceClient
 	Upload    holdfastv1connect.UploadServiceClient
 	Snapshots holdfastv1connect.SnapshotServiceClient
+	Retention holdfastv1connect.RetentionServiceClient
 }
 
 // messageLimit bounds RPC messages both ways, as the server does.
@@ -42,6 +43,7 @@ func Dial(url, token string, hc *http.Client) *Target {
 		Repos:     holdfastv1connect.NewRepoServiceClient(hc, url, opts...),
 		Upload:    holdfastv1connect.NewUploadServiceClient(hc, url, opts...),
 		Snapshots: holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
+		Retention: holdfastv1connect.NewRetentionServiceClient(hc, url, opts...),
 	}
 }
 
