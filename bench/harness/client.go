@@ -27,6 +27,7 @@ type Result struct {
 	Stdout, Stderr string
 	Duration       time.Duration // start to exit
 	PeakRSS        int64         // VmHWM, bytes
+	CPU            time.Duration // user + system time of the process
 }
 
 // Run runs holdfast with args and waits for it.
@@ -53,6 +54,9 @@ func (c Client) Run(ctx context.Context, args ...string) (Result, error) {
 	}
 	err := cmd.Wait()
 	res := Result{Duration: time.Since(start), PeakRSS: peak.close(), Stdout: stdout.String(), Stderr: stderr.String()}
+	if ps := cmd.ProcessState; ps != nil {
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):

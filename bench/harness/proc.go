@@ -30,6 +30,31 @@ func VmHWM(pid int) int64 {
 	return 0
 }
 
+// CPUTime reads the user + system time pid has used so far from
+// /proc/PID/stat, or 0 if the process is gone.
+func CPUTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14 and stime 15 (clock ticks).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
 // ResetPeak resets pid's VmHWM to its current RSS (clear_refs 5), so the
 // next peak is that of what follows. It needs the right to write the
 // process's clear_refs (same user).

@@ -85,6 +85,9 @@ func StartServer(ctx context.Context, bins Binaries, data string, extra ...strin
 // PID is the server's process ID (for profilers).
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
+// CPU returns the user + system time the server has used so far.
+func (s *Server) CPU() time.Duration { return CPUTime(s.PID()) }
+
 // ResetPeak starts a new peak RSS measurement.
 func (s *Server) ResetPeak() error { return s.peak.reset() }
 

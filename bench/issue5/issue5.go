@@ -41,6 +41,8 @@ type Phase struct {
 	Bytes      int64 // data set bytes the phase covers
 	ClientPeak int64 // client VmHWM
 	ServerPeak int64 // server VmHWM during the phase
+	ClientCPU  time.Duration
+	ServerCPU  time.Duration // server CPU time during the phase
 	Summary    *harness.Summary
 }
 
@@ -168,14 +170,17 @@ func (r *runner) phase(ctx context.Context, c harness.Client, name string, bytes
 			stops = append(stops, perfRecord(pid, filepath.Join(r.cfg.Profile, name+"-client.data")))
 		}
 	}
+	cpu0 := r.srv.CPU()
 	res, err := c.Must(ctx, args...)
+	serverCPU := r.srv.CPU() - cpu0
 	for _, stop := range stops {
 		stop()
 	}
 	if err != nil {
 		return Phase{}, err
 	}
-	p := Phase{Name: name, Duration: res.Duration, Bytes: bytes, ClientPeak: res.PeakRSS, ServerPeak: r.srv.Peak()}
+	p := Phase{Name: name, Duration: res.Duration, Bytes: bytes, ClientPeak: res.PeakRSS, ServerPeak: r.srv.Peak(),
+		ClientCPU: res.CPU, ServerCPU: serverCPU}
 	if args[0] == "backup" {
 		s, err := harness.ParseSummary(res.Stdout)
 		if err != nil {
@@ -183,8 +188,8 @@ func (r *runner) phase(ctx context.Context, c harness.Client, name string, bytes
 		}
 		p.Summary = &s
 	}
-	r.logf("%-9s %7.2f s  %7.1f MB/s  client %4d MiB  server %4d MiB%s", name, p.Duration.Seconds(), p.MBps(),
-		p.ClientPeak>>20, p.ServerPeak>>20, summaryLine(p.Summary))
+	r.logf("%-9s %7.2f s  %7.1f MB/s  client %4d MiB %6.2f cpu-s  server %4d MiB %6.2f cpu-s%s", name, p.Duration.Seconds(), p.MBps(),
+		p.ClientPeak>>20, p.ClientCPU.Seconds(), p.ServerPeak>>20, p.ServerCPU.Seconds(), summaryLine(p.Summary))
 	return p, nil
 }
 
