@@ -47,8 +47,8 @@ type packWriter struct {
 // flight is a sealed pack on its way to the stores and the index.
 type flight struct {
 	// b answers Has for the pack's chunks until the flight ends. Its
-	// seen-set is not written between Finish and Reset, so Has under mu
-	// is safe while the flusher reads the pack's bytes.
+	// seen-set is not written between sealing and Reset, so Has under mu
+	// is safe while land finishes and reads the pack.
 	b    *pack.Builder
 	done chan struct{} // closed after err is set
 	err  error
@@ -158,9 +158,7 @@ func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte) (bo
 		}
 		// Sealing may wait for a slot with mu released, and another put
 		// may add id meanwhile: look again.
-		if err := w.sealLocked(ctx); err != nil {
-			return false, err
-		}
+		w.sealLocked(ctx)
 	}
 	if err := w.builder.Add(id, envelope); err != nil {
 		w.builder.Reset()
@@ -196,12 +194,12 @@ func (r *Repo) Flush(ctx context.Context, repoID uint32) error {
 
 func (w *packWriter) flush(ctx context.Context) error {
 	w.mu.Lock()
-	var err error
 	if w.builder.Count() > 0 {
-		err = w.sealLocked(ctx)
+		w.sealLocked(ctx)
 	}
 	wait := slices.Clone(w.inflight)
 	w.mu.Unlock()
+	var err error
 	for _, f := range wait {
 		select {
 		case <-f.done:
@@ -215,38 +213,39 @@ func (w *packWriter) flush(ctx context.Context) error {
 	return err
 }
 
-// sealLocked finishes the open pack and starts its flight, after waiting
-// (mu released meanwhile) for a free slot when MaxPacksInFlight are in
-// the air: that wait is the back-pressure uploads feel when the stores
-// are slower than the network. On failure the open pack is dropped: its
-// chunks were never acknowledged as durable, so uploaders resend them.
-func (w *packWriter) sealLocked(ctx context.Context) error {
+// sealLocked hands the open pack to a new flight and opens the next one,
+// after waiting (mu released meanwhile) for a free slot when
+// MaxPacksInFlight are in the air: that wait is the back-pressure uploads
+// feel when the stores are slower than the network. A flight that fails
+// drops its pack: its chunks were never acknowledged as durable, so
+// uploaders resend them.
+func (w *packWriter) sealLocked(ctx context.Context) {
 	for len(w.inflight) >= MaxPacksInFlight {
 		w.landed.Wait()
 	}
 	if w.builder.Count() == 0 { // another put sealed it while we waited
-		return nil
+		return
 	}
-	b := w.builder
-	data, packID, entries, err := b.Finish()
-	if err != nil {
-		b.Reset()
-		return fmt.Errorf("seal pack: %w", err)
-	}
-	f := &flight{b: b, done: make(chan struct{})}
+	f := &flight{b: w.builder, done: make(chan struct{})}
 	w.inflight = append(w.inflight, f)
 	w.builder = w.nextBuilder()
 	// The flight belongs to every session whose chunks it carries, so the
 	// caller's cancellation must not abort it.
-	go w.land(context.WithoutCancel(ctx), f, data, packID, entries)
-	return nil
+	go w.land(context.WithoutCancel(ctx), f)
 }
 
-// land writes one sealed pack and then retires its flight.
-func (w *packWriter) land(ctx context.Context, f *flight, data []byte, packID format.ID, entries []pack.Entry) {
-	err := w.writePack(ctx, data, packID, entries)
+// land finishes, verifies and writes one sealed pack, then retires its
+// flight. Finish runs here, off the lock (hashing a pack takes tens of
+// milliseconds); it does not touch the seen-set Has reads under mu.
+func (w *packWriter) land(ctx context.Context, f *flight) {
+	data, packID, entries, err := f.b.Finish()
 	if err != nil {
-		w.r.log.Error("pack write failed; its chunks must be uploaded again", "repo", w.name, "pack", packID.Short(), "err", err.Error())
+		err = fmt.Errorf("seal pack: %w", err)
+	} else {
+		err = w.writePack(ctx, data, packID, entries)
+	}
+	if err != nil {
+		w.r.log.Error("pack write failed; its chunks must be uploaded again", "repo", w.name, "err", err.Error())
 	}
 	w.mu.Lock()
 	w.inflight = slices.DeleteFunc(w.inflight, func(g *flight) bool { return g == f })
