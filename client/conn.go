@@ -64,6 +64,15 @@ func Dial(cfg Config) *Conn {
 // Repo returns the repository name the connection is for.
 func (c *Conn) Repo() string { return c.cfg.Repo }
 
+// HTTP/2 receive windows and frame size of the default client: what the
+// server may send ahead on a stream and a connection before the client
+// reads it (memory the client may hold in socket buffers, SPEC.md §12.8).
+const (
+	h2StreamWindow = 16 << 20
+	h2ConnWindow   = 64 << 20
+	h2MaxFrame     = 1 << 20
+)
+
 // defaultHTTPClient speaks HTTP/2 over TLS for https URLs and h2c for http
 // URLs, so client streams (uploads) and server streams (restores) are
 // multiplexed on one connection either way.
@@ -76,7 +85,15 @@ func defaultHTTPClient(server string) *http.Client {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	return &http.Client{Transport: &http.Transport{
-		Protocols:             &protocols,
+		Protocols: &protocols,
+		// Restores stream chunks on up to two ReadChunks streams at once;
+		// Go's default per-stream window (4 MiB) stalls a stream whenever
+		// the client pauses to open and write a few large chunks.
+		HTTP2: &http.HTTP2Config{
+			MaxReceiveBufferPerConnection: h2ConnWindow,
+			MaxReceiveBufferPerStream:     h2StreamWindow,
+			MaxReadFrameSize:              h2MaxFrame,
+		},
 		ResponseHeaderTimeout: 5 * time.Minute,
 		IdleConnTimeout:       90 * time.Second,
 	}}

@@ -103,6 +103,7 @@ func (r *Repository) Restore(ctx context.Context, snap Snapshot, opts RestoreOpt
 	}
 	rs.reader = r.NewChunkReader(ctx, ReadOptions{MaxBytes: opts.ReadAhead})
 	defer rs.reader.Close()
+	rs.trees = r.newTreePrefetcher(ctx)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -111,6 +112,7 @@ func (r *Repository) Restore(ctx context.Context, snap Snapshot, opts RestoreOpt
 	root := &rsDir{root: top, rel: "", keep: true, fresh: emptyDir(opts.Target)}
 	root.refs.Store(1)
 	werr := rs.restoreDir(root, snap.Header.Root, "", filter.all(), 0)
+	rs.trees.close()
 	root.unref()
 	close(rs.jobs)
 	rs.reader.CloseSend()
@@ -143,6 +145,7 @@ type restorer struct {
 	top    *os.Root
 	asRoot bool
 	reader *ChunkReader
+	trees  *treePrefetcher
 	jobs   chan *rsJob // files whose chunks are queued, in order
 
 	// Walker-only state.
@@ -225,7 +228,7 @@ func (rs *restorer) restoreDir(d *rsDir, exts []tree.Extent, rel string, inside 
 	if depth > maxTreeDepth {
 		return fmt.Errorf("/%s: directories nest deeper than %d levels (a cycle in the trees?)", rel, maxTreeDepth)
 	}
-	for e, err := range rs.r.Tree(rs.ctx, exts) {
+	for e, err := range rs.listing(exts) {
 		if err != nil {
 			return dirError(rel, err)
 		}

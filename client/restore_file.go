@@ -301,7 +301,7 @@ func (rs *restorer) writer(q chan rsOp) {
 		job := op.file
 		if job.create && job.f == nil && !job.failed && rs.ctx.Err() == nil {
 			// O_EXCL never follows a symlink and fails if anything is there.
-			f, err := job.dir.root.OpenFile(job.e.Name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			f, err := createFile(job.dir, job.e.Name)
 			if err != nil {
 				job.failed = true
 				rs.fail(fmt.Errorf("/%s: create: %w", job.rel, err))
@@ -359,4 +359,17 @@ func (rs *restorer) finishFile(job *rsJob) {
 	}
 	rs.count(func(r *RestoreResult) { r.Files++ })
 	rs.opts.Progress.Files.Add(1)
+}
+
+// createFile creates name in d for writing, mode 0600, failing if anything
+// is there: openat on the directory's descriptor where the system has it,
+// else through the directory's os.Root.
+func createFile(d *rsDir, name string) (*os.File, error) {
+	if dir, err := d.file(); err == nil {
+		f, err := sysCreateAt(dir, name)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return f, err
+		}
+	}
+	return d.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }

@@ -157,3 +157,20 @@ func isUnsupported(err error) bool {
 
 // oDirectory makes an open fail unless the name is a directory.
 const oDirectory = unix.O_DIRECTORY
+
+// sysCreateAt creates name in the directory dir for writing, mode 0600:
+// openat(O_CREAT|O_EXCL|O_NOFOLLOW), which fails if anything is there and
+// never follows a symlink. One system call per file instead of os.Root's
+// walk of the name, which matters for a source tree of small files.
+func sysCreateAt(dir *os.File, name string) (*os.File, error) {
+	var nf *os.File
+	err := withFd(dir, func(dfd int) error {
+		fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return &os.PathError{Op: "openat", Path: name, Err: err}
+		}
+		nf = os.NewFile(uintptr(fd), name)
+		return nil
+	})
+	return nf, err
+}

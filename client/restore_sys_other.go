@@ -19,6 +19,7 @@ func sysLutimensAt(*os.File, string, int64, int64) error           { return erro
 func sysMknodAt(*os.File, string, tree.Type, uint32, uint32) error { return errors.ErrUnsupported }
 func sysFsetxattr(*os.File, string, []byte) error                  { return errors.ErrUnsupported }
 func sysLsetxattrAt(*os.File, string, string, []byte) error        { return errors.ErrUnsupported }
+func sysCreateAt(*os.File, string) (*os.File, error)               { return nil, errors.ErrUnsupported }
 func sysFchmod(f *os.File, mode uint32) error                      { return f.Chmod(osMode(mode)) }
 func sysNextData(_ *os.File, off int64) (int64, error)             { return off, nil }
 func sysNextHole(f *os.File, _ int64) (int64, error) {

@@ -20,7 +20,7 @@ import (
 //	workers × (chunker buffer: Max + max(Max, 4·Avg))   readers
 //	+ budget (max(64 MiB, 4 × (Max + 1 KiB)))            chunks between readers and the stream
 //	+ workers × (Max + 1 KiB)                           envelopes being sealed
-//	+ bkMaxPutMessage                                    the message being sent
+//	+ bkUploadStreams × bkMaxPutMessage                  the messages being sent
 //
 // with at most bkMaxWorkers workers: about 128 MiB with the default chunker
 // parameters and 2 cores, 300 MiB with 8. Metadata comes on top: the
@@ -33,6 +33,10 @@ const (
 	bkMinBudget     = 64 << 20
 	bkMaxPutMessage = 8 << 20
 	bkMaxFilterIDs  = 10000 // server.MaxFilterIDs
+	// bkUploadStreams PutChunks streams share the sealed chunks, so the
+	// server checks and stores two messages at once (each stream is one
+	// handler) instead of taking turns with the network.
+	bkUploadStreams = 2
 )
 
 // bkChunk is one chunk on its way from a reader to the upload stream.
@@ -50,7 +54,7 @@ type bkChunk struct {
 // backupPipe moves file content and trees to the server:
 //
 //	walker ─jobs→ workers (read, chunk, ID) ─offer→ filter (FilterMissing)
-//	  ─missing→ sealers (Seal) ─→ uploader (one PutChunks stream)
+//	  ─missing→ sealers (Seal) ─→ uploaders (bkUploadStreams PutChunks streams)
 //
 // Chunks the server already holds or that this run already offered stop at
 // offer or at the filter. Every stage stops on the first error (fail), and
@@ -69,8 +73,8 @@ type backupPipe struct {
 
 	workers    sync.WaitGroup
 	sealers    sync.WaitGroup
+	uploaders  sync.WaitGroup
 	filterDone chan struct{}
-	uploadDone chan struct{}
 	finishOnce sync.Once
 
 	errOnce sync.Once
@@ -96,7 +100,6 @@ func newBackupPipe(ctx context.Context, r *Repository, sess *uploadSession, work
 		sealCh:     make(chan *bkChunk, workers),
 		uploadCh:   make(chan *bkChunk, 2*workers),
 		filterDone: make(chan struct{}),
-		uploadDone: make(chan struct{}),
 		seen:       map[format.ID]struct{}{},
 	}
 	for range workers {
@@ -104,7 +107,9 @@ func newBackupPipe(ctx context.Context, r *Repository, sess *uploadSession, work
 		p.sealers.Go(p.sealLoop)
 	}
 	go p.filterLoop()
-	go p.uploadLoop()
+	for range bkUploadStreams {
+		p.uploaders.Go(p.uploadLoop)
+	}
 	return p
 }
 
@@ -135,7 +140,7 @@ func (p *backupPipe) finish() error {
 		<-p.filterDone
 		p.sealers.Wait()
 		close(p.uploadCh)
-		<-p.uploadDone
+		p.uploaders.Wait()
 	})
 	return p.err
 }
@@ -302,10 +307,10 @@ func (p *backupPipe) sealLoop() {
 }
 
 // uploadLoop streams sealed chunks over one PutChunks stream, opened on
-// the first chunk (the server refuses an empty stream), in messages of up
-// to bkMaxPutMessage bytes.
+// the first chunk it takes (the server refuses an empty stream), in
+// messages of up to bkMaxPutMessage bytes. bkUploadStreams loops share
+// uploadCh.
 func (p *backupPipe) uploadLoop() {
-	defer close(p.uploadDone)
 	var stream *connect.ClientStreamForClient[holdfastv1.PutChunksRequest, holdfastv1.PutChunksResponse]
 	closed := false // CloseAndReceive was called
 	var items []*bkChunk

@@ -61,9 +61,11 @@ type Repo struct {
 
 	mu      sync.Mutex
 	writers map[uint32]*packWriter
-	names   map[uint32]string
-	guards  map[uint32]*gcGuard // see guard.go
-	closed  bool
+	// builders are reused pack buffers (writer.go).
+	builders builderPool
+	names    map[uint32]string
+	guards   map[uint32]*gcGuard // see guard.go
+	closed   bool
 }
 
 // Open opens the engine. The index lives in DataDir/index; opening fails with

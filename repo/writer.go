@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,20 +15,43 @@ import (
 	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
-// packWriter collects one repository's new chunks into an open pack and
-// writes it out when it reaches the target size or when someone needs its
-// chunks durable (a snapshot commit, Close).
+// MaxPacksInFlight bounds the sealed packs one repository writes to the
+// stores at once. With the open pack that keeps filling meanwhile, a
+// repository holds at most MaxPacksInFlight+1 pack buffers of about
+// PackTarget bytes, plus the parity shards of the packs being written
+// (SPEC.md §10.10).
+const MaxPacksInFlight = 2
+
+// packWriter collects one repository's new chunks into an open pack. When
+// the pack reaches its target size it is sealed and handed to a goroutine
+// that verifies it, writes its shards and commits its index batch, while
+// new chunks go to the next open pack (SPEC.md §10.10).
 //
-// The lock is held across the pack upload on purpose: a chunk is either in
-// the open pack or in the index, never in between, so a commit that flushes
-// and then checks the index sees every chunk that was put before it.
+// A chunk put to the writer is always in exactly one of three places, so a
+// put of the same ID is recognised as a duplicate wherever it is: the open
+// pack, a sealed pack in flight, or the index. A flight leaves the
+// in-flight list only after its index batch committed, under mu, so a
+// lookup under mu that misses both packs finds it in the index.
 type packWriter struct {
 	r      *Repo
 	repoID uint32
 	name   string
 
-	mu      sync.Mutex
-	builder *pack.Builder
+	mu       sync.Mutex
+	landed   *sync.Cond    // a flight finished (on mu)
+	builder  *pack.Builder // the open pack
+	inflight []*flight     // sealed packs being written, oldest first
+	err      error         // a flight failed and no put has reported it yet
+}
+
+// flight is a sealed pack on its way to the stores and the index.
+type flight struct {
+	// b answers Has for the pack's chunks until the flight ends. Its
+	// seen-set is not written between sealing and Reset, so Has under mu
+	// is safe while land finishes and reads the pack.
+	b    *pack.Builder
+	done chan struct{} // closed after err is set
+	err  error
 }
 
 // writer returns the open-pack writer of repository id.
@@ -43,10 +67,54 @@ func (r *Repo) writer(id uint32) (*packWriter, error) {
 	}
 	w, ok := r.writers[id]
 	if !ok {
-		w = &packWriter{r: r, repoID: id, name: name, builder: pack.NewBuilder()}
+		w = &packWriter{r: r, repoID: id, name: name}
+		w.landed = sync.NewCond(&w.mu)
+		w.builder = pack.NewBuilder()
 		r.writers[id] = w
 	}
 	return w, nil
+}
+
+// nextBuilder returns the builder of the pack after a full one: a landed
+// pack's builder if one is free, else a new one sized for the target at
+// once. Reuse matters: a fresh 32 MiB buffer per pack costs the kernel
+// 32 MiB of page zeroing each time.
+func (w *packWriter) nextBuilder() *pack.Builder {
+	if b := w.r.builders.get(); b != nil {
+		return b
+	}
+	b := pack.NewBuilder()
+	b.Grow(w.r.cfg.PackTarget)
+	return b
+}
+
+// builderPool keeps the builders of landed packs for reuse, at most
+// maxFree of them for the whole engine, so idle repositories hold none.
+type builderPool struct {
+	mu   sync.Mutex
+	free []*pack.Builder
+}
+
+const maxFreeBuilders = MaxPacksInFlight + 1
+
+func (p *builderPool) get() *pack.Builder {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b
+	}
+	return nil
+}
+
+func (p *builderPool) put(b *pack.Builder) {
+	b.Reset()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < maxFreeBuilders {
+		p.free = append(p.free, b)
+	}
 }
 
 // PutChunk adds a sealed envelope under id to repository repoID. A chunk the
@@ -70,18 +138,27 @@ func (r *Repo) PutChunk(ctx context.Context, repoID uint32, id format.ID, envelo
 func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.builder.Has(id) {
-		return false, nil
-	}
-	if _, err := w.r.idx.GetChunk(w.repoID, id); err == nil {
-		return false, nil
-	} else if !errors.Is(err, index.ErrNotFound) {
+	if err := w.err; err != nil {
+		// A sealed pack failed to land: its chunks are lost, and an
+		// uploader learns of it now rather than at its commit.
+		w.err = nil
 		return false, err
 	}
-	if w.builder.Count() > 0 && w.builder.Len()+len(envelope)+pack.EntrySize > w.r.cfg.PackTarget {
-		if err := w.flushLocked(ctx); err != nil {
+	for {
+		if w.holds(id) {
+			return false, nil
+		}
+		if _, err := w.r.idx.GetChunk(w.repoID, id); err == nil {
+			return false, nil
+		} else if !errors.Is(err, index.ErrNotFound) {
 			return false, err
 		}
+		if w.builder.Count() == 0 || w.builder.Len()+len(envelope)+pack.EntrySize <= w.r.cfg.PackTarget {
+			break
+		}
+		// Sealing may wait for a slot with mu released, and another put
+		// may add id meanwhile: look again.
+		w.sealLocked(ctx)
 	}
 	if err := w.builder.Add(id, envelope); err != nil {
 		w.builder.Reset()
@@ -90,9 +167,23 @@ func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte) (bo
 	return true, nil
 }
 
+// holds reports whether id is in the open pack or in a pack in flight.
+func (w *packWriter) holds(id format.ID) bool {
+	if w.builder.Has(id) {
+		return true
+	}
+	for _, f := range w.inflight {
+		if f.b.Has(id) {
+			return true
+		}
+	}
+	return false
+}
+
 // Flush makes every chunk put to repository repoID so far durable and
-// findable: it seals the open pack, writes its shards, and commits the index
-// batch that points at them.
+// findable: it seals the open pack and waits until it and every pack
+// sealed before it have their shards written and their index batches
+// committed. It returns the first failure among those packs.
 func (r *Repo) Flush(ctx context.Context, repoID uint32) error {
 	w, err := r.writer(repoID)
 	if err != nil {
@@ -103,24 +194,76 @@ func (r *Repo) Flush(ctx context.Context, repoID uint32) error {
 
 func (w *packWriter) flush(ctx context.Context) error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.flushLocked(ctx)
+	if w.builder.Count() > 0 {
+		w.sealLocked(ctx)
+	}
+	wait := slices.Clone(w.inflight)
+	w.mu.Unlock()
+	var err error
+	for _, f := range wait {
+		select {
+		case <-f.done:
+			if err == nil {
+				err = f.err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
 }
 
-// flushLocked writes the open pack. Order matters (SPEC.md §10.10): the pack is
-// verified, then every shard is durable, then one synced index batch makes
-// its chunks reachable. A crash before the batch leaves orphan shards only.
-// On failure the open pack is dropped: its chunks were never acknowledged as
-// durable, so the uploader resends them.
-func (w *packWriter) flushLocked(ctx context.Context) error {
-	if w.builder.Count() == 0 {
-		return nil
+// sealLocked hands the open pack to a new flight and opens the next one,
+// after waiting (mu released meanwhile) for a free slot when
+// MaxPacksInFlight are in the air: that wait is the back-pressure uploads
+// feel when the stores are slower than the network. A flight that fails
+// drops its pack: its chunks were never acknowledged as durable, so
+// uploaders resend them.
+func (w *packWriter) sealLocked(ctx context.Context) {
+	for len(w.inflight) >= MaxPacksInFlight {
+		w.landed.Wait()
 	}
-	defer w.builder.Reset()
-	data, packID, entries, err := w.builder.Finish()
+	if w.builder.Count() == 0 { // another put sealed it while we waited
+		return
+	}
+	f := &flight{b: w.builder, done: make(chan struct{})}
+	w.inflight = append(w.inflight, f)
+	w.builder = w.nextBuilder()
+	// The flight belongs to every session whose chunks it carries, so the
+	// caller's cancellation must not abort it.
+	go w.land(context.WithoutCancel(ctx), f)
+}
+
+// land finishes, verifies and writes one sealed pack, then retires its
+// flight. Finish runs here, off the lock (hashing a pack takes tens of
+// milliseconds); it does not touch the seen-set Has reads under mu.
+func (w *packWriter) land(ctx context.Context, f *flight) {
+	data, packID, entries, err := f.b.Finish()
 	if err != nil {
-		return fmt.Errorf("seal pack: %w", err)
+		err = fmt.Errorf("seal pack: %w", err)
+	} else {
+		err = w.writePack(ctx, data, packID, entries)
 	}
+	if err != nil {
+		w.r.log.Error("pack write failed; its chunks must be uploaded again", "repo", w.name, "err", err.Error())
+	}
+	w.mu.Lock()
+	w.inflight = slices.DeleteFunc(w.inflight, func(g *flight) bool { return g == f })
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	f.err = err
+	w.landed.Broadcast()
+	w.mu.Unlock()
+	close(f.done)
+	w.r.builders.put(f.b) // nothing reads it now: it left the in-flight list
+}
+
+// writePack writes a sealed pack. Order matters (SPEC.md §10.10): the pack
+// is verified, then every shard is durable, then one synced index batch
+// makes its chunks reachable. A crash before the batch leaves orphan
+// shards only.
+func (w *packWriter) writePack(ctx context.Context, data []byte, packID format.ID, entries []pack.Entry) error {
 	if _, err := pack.Parse(data); err != nil { // verify what we wrote before anyone can read it
 		return fmt.Errorf("pack %s failed verification before upload: %w", packID.Short(), err)
 	}
@@ -144,8 +287,8 @@ func (w *packWriter) commitPack(packID format.ID, packLen int64, placement []uin
 		Stores: placement, Created: time.Now(),
 	}
 	for _, e := range entries {
-		// Every entry is new: put refused chunks already in the index, and
-		// only this writer adds chunks of this repository.
+		// Every entry is new: put refused chunks already in the index or
+		// in flight, and only this writer adds chunks of this repository.
 		b.PutChunk(w.repoID, e.ID, indexkey.ChunkLoc{Pack: packID, Offset: e.Offset, Length: e.Length, Checksum: e.Checksum})
 		rec.LiveBytes += uint64(e.Length)
 		rec.LiveCount++

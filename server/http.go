@@ -21,6 +21,18 @@ const (
 	ShutdownGrace     = 30 * time.Second
 )
 
+// HTTP/2 flow control. Go's server defaults (1 MiB per connection and per
+// stream) let a client send one eighth of an 8 MiB PutChunks message
+// before it must wait for the handler to read, so the network and the
+// handler take turns instead of overlapping. These windows let a client
+// keep two whole messages in flight per stream; they are also the most a
+// connection can make the server buffer unread (SPEC.md §12.6).
+const (
+	H2StreamWindow = 16 << 20
+	H2ConnWindow   = 64 << 20
+	H2MaxFrame     = 1 << 20 // the largest frame the server reads
+)
+
 // NewHTTPServer returns an http.Server for h that speaks HTTP/1.1 and
 // HTTP/2 (h2c without TLS, h2 with TLS), as Connect, gRPC and gRPC-Web need.
 func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -29,8 +41,13 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
-		Handler:           h,
-		Protocols:         &protocols,
+		Handler:   h,
+		Protocols: &protocols,
+		HTTP2: &http.HTTP2Config{
+			MaxReceiveBufferPerConnection: H2ConnWindow,
+			MaxReceiveBufferPerStream:     H2StreamWindow,
+			MaxReadFrameSize:              H2MaxFrame,
+		},
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,

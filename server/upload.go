@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,81 +103,127 @@ func (s *UploadService) FilterMissing(_ context.Context, req *connect.Request[ho
 // PutChunks stores uploaded envelopes. Each message is checked whole (IDs,
 // checksums, envelope headers) before any of its chunks is stored, so a bad
 // message stores nothing of itself; what earlier messages stored stays. The
-// chunks of each message, stored or deduplicated, are pinned before the next
-// message is read.
+// chunks of each message, stored or deduplicated, are pinned before the
+// response. A receiver goroutine reads and checks the next message while
+// this one stores the previous (checksums and pack appends are both
+// CPU-bound, so they overlap on two cores).
 func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStream[holdfastv1.PutChunksRequest]) (*connect.Response[holdfastv1.PutChunksResponse], error) {
 	const op = "PutChunks"
-	var (
-		repoName string
-		repoID   uint32
-		sid      indexkey.SessionID
-		started  bool
-		resp     holdfastv1.PutChunksResponse
-	)
-	for {
-		if err := ctx.Err(); err != nil {
+	if !stream.Receive() {
+		if err := stream.Err(); err != nil {
 			return nil, toConnect(s.log, op, err)
 		}
-		if !stream.Receive() {
-			if err := stream.Err(); err != nil {
-				if started {
-					s.flushInterrupted(repoID)
-				}
-				return nil, toConnect(s.log, op, err)
-			}
-			break // io.EOF: the client closed its side
-		}
-		msg := stream.Msg()
-		if !started {
-			var err error
-			if repoID, sid, err = s.session(stream.RequestHeader(), msg.GetRepo(), msg.GetSessionId()); err != nil {
-				return nil, toConnect(s.log, op, err)
-			}
-			if _, err := s.liveSession(repoID, sid); err != nil {
-				return nil, toConnect(s.log, op, err)
-			}
-			repoName, started = msg.GetRepo(), true
-		} else if (msg.GetRepo() != "" && msg.GetRepo() != repoName) ||
-			(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:])) {
-			return nil, toConnect(s.log, op, fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest))
-		}
-		ids, err := checkChunks(msg.GetChunks())
-		if err != nil {
-			return nil, toConnect(s.log, op, err)
-		}
-		// The dedup checks and the pin batch form one step that GC's seal
-		// cannot split (SPEC.md §13.6).
-		release := s.repo.GCShared(repoID)
-		for i, c := range msg.GetChunks() {
-			stored, err := s.repo.PutChunk(ctx, repoID, ids[i], c.GetEnvelope())
-			if err != nil {
-				release()
-				return nil, toConnect(s.log, op, err)
-			}
-			n := uint64(len(c.GetEnvelope()))
-			s.metrics.BytesIn.Add(n)
-			if stored {
-				resp.Stored++
-				resp.BytesStored += n
-				s.metrics.ChunksStored.Add(1)
-			} else {
-				resp.Duplicates++
-				s.metrics.ChunksDeduped.Add(1)
-			}
-		}
-		err = s.pin(repoID, sid, ids)
-		release()
-		if err != nil {
-			return nil, toConnect(s.log, op, err)
-		}
-	}
-	if !started {
 		if _, err := s.auth.authenticate(stream.RequestHeader()); err != nil {
 			return nil, toConnect(s.log, op, err)
 		}
 		return nil, toConnect(s.log, op, fmt.Errorf("%w: the stream carried no message", errBadRequest))
 	}
+	first := stream.Msg()
+	repoID, sid, err := s.session(stream.RequestHeader(), first.GetRepo(), first.GetSessionId())
+	if err != nil {
+		return nil, toConnect(s.log, op, err)
+	}
+	if _, err := s.liveSession(repoID, sid); err != nil {
+		return nil, toConnect(s.log, op, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs := make(chan putMsg, putReadAhead)
+	var recvErr error // set before msgs is closed
+	go func() {
+		defer close(msgs)
+		recvErr = receivePuts(ctx, stream, first, sid, msgs)
+	}()
+	var resp holdfastv1.PutChunksResponse
+	var storeErr error
+	for m := range msgs {
+		if storeErr == nil {
+			storeErr = s.storePut(ctx, repoID, sid, m, &resp)
+			if storeErr != nil {
+				cancel() // stop the receiver; drain what it already queued
+			}
+		}
+	}
+	if storeErr != nil {
+		return nil, toConnect(s.log, op, storeErr)
+	}
+	if recvErr != nil {
+		// A stream that broke off (not a bad message) most likely means the
+		// client or the network died: seal what arrived, so that a rerun
+		// (a replication pass, say) finds it durable and does not send it
+		// again (SPEC.md §12.5).
+		if !errors.Is(recvErr, errBadRequest) {
+			s.flushInterrupted(repoID)
+		}
+		return nil, toConnect(s.log, op, recvErr)
+	}
 	return connect.NewResponse(&resp), nil
+}
+
+// putReadAhead is how many checked messages may wait for the store loop:
+// with the one being stored and the one being received, at most
+// putReadAhead + 2 messages (MaxMessageBytes each) per stream are in memory.
+const putReadAhead = 1
+
+// putMsg is one checked PutChunks message.
+type putMsg struct {
+	chunks []*holdfastv1.Chunk
+	ids    []format.ID
+}
+
+// receivePuts reads messages, starting with first, checks each whole and
+// queues it. It returns nil at the end of the stream.
+func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.PutChunksRequest], first *holdfastv1.PutChunksRequest, sid indexkey.SessionID, out chan<- putMsg) error {
+	repoName := first.GetRepo()
+	msg := first
+	for {
+		if msg != first && ((msg.GetRepo() != "" && msg.GetRepo() != repoName) ||
+			(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
+			return fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
+		}
+		ids, err := checkChunks(msg.GetChunks())
+		if err != nil {
+			return err
+		}
+		select {
+		case out <- putMsg{chunks: msg.GetChunks(), ids: ids}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !stream.Receive() {
+			return stream.Err() // nil at io.EOF: the client closed its side
+		}
+		msg = stream.Msg()
+	}
+}
+
+// storePut appends one checked message's chunks to the repository's open
+// pack and pins them all for the session.
+func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexkey.SessionID, m putMsg, resp *holdfastv1.PutChunksResponse) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The dedup checks and the pin batch form one step that GC's seal
+	// cannot split (SPEC.md §13.6).
+	release := s.repo.GCShared(repoID)
+	defer release()
+	for i, c := range m.chunks {
+		stored, err := s.repo.PutChunk(ctx, repoID, m.ids[i], c.GetEnvelope())
+		if err != nil {
+			return err
+		}
+		n := uint64(len(c.GetEnvelope()))
+		s.metrics.BytesIn.Add(n)
+		if stored {
+			resp.Stored++
+			resp.BytesStored += n
+			s.metrics.ChunksStored.Add(1)
+		} else {
+			resp.Duplicates++
+			s.metrics.ChunksDeduped.Add(1)
+		}
+	}
+	return s.pin(repoID, sid, m.ids)
 }
 
 // checkChunks validates every chunk of one message and returns their IDs.

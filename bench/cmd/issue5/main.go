@@ -1,0 +1,100 @@
+// Command issue5 runs the issue #5 scenario (see package bench/issue5)
+// against freshly built holdfast and holdfastd binaries and prints the
+// numbers, medians over the runs, and the issue's checks.
+//
+//	go run ./bench/cmd/issue5 -size 2GiB -runs 3 -work /tmp/issue5
+//
+// It exits 1 when a check fails in the median run.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/holdfast-backup/holdfast/bench/dataset"
+	"github.com/holdfast-backup/holdfast/bench/harness"
+	"github.com/holdfast-backup/holdfast/bench/issue5"
+)
+
+func main() {
+	size := flag.String("size", "2GiB", "data set size (bytes, or with KiB/MiB/GiB)")
+	runs := flag.Int("runs", 3, "how many times to run the scenario")
+	work := flag.String("work", "", "scratch directory (default: a new one under $TMPDIR, removed at the end)")
+	profile := flag.String("profile", "", "write `perf record` profiles of each phase into this directory")
+	seed := flag.Uint64("seed", 1, "data set seed")
+	flag.Parse()
+	n, err := parseSize(*size)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "issue5: -size: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, n, *seed, *runs, *work, *profile); err != nil {
+		fmt.Fprintf(os.Stderr, "issue5: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, size int64, seed uint64, runs int, work, profile string) error {
+	if work == "" {
+		dir, err := os.MkdirTemp("", "issue5-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		work = dir
+	}
+	bins, err := harness.Build(ctx, filepath.Join(work, "bin"))
+	if err != nil {
+		return err
+	}
+	var results []*issue5.Result
+	for i := range runs {
+		fmt.Fprintf(os.Stderr, "--- run %d of %d\n", i+1, runs)
+		prof := ""
+		if profile != "" {
+			prof = filepath.Join(profile, fmt.Sprintf("run%d", i+1))
+		}
+		res, err := issue5.Run(ctx, issue5.Config{
+			WorkDir: filepath.Join(work, "run"), Bins: bins, Profile: prof, Log: os.Stderr,
+			Dataset: dataset.Config{Size: size, Seed: seed},
+		})
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+	os.RemoveAll(filepath.Join(work, "run"))
+	issue5.Report(os.Stdout, results)
+	for _, c := range issue5.MedianRun(results).Checks() {
+		if !c.OK {
+			os.Exit(1)
+		}
+	}
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return int64(v * float64(mult)), nil
+}
