@@ -156,8 +156,8 @@ func TestGraceHonoured(t *testing.T) {
 	if in, _ := f.indexed(a); in != 20 {
 		t.Fatalf("%d of 20 indexed", in)
 	}
-	if _, err := Run(context.Background(), f.r, f.repoID, Options{Grace: time.Minute}); err == nil {
-		t.Fatal("a grace shorter than the session lease was accepted")
+	if _, err := Run(context.Background(), f.r, f.repoID, Options{Grace: MinGrace - time.Second}); err == nil {
+		t.Fatal("a grace shorter than MinGrace was accepted")
 	}
 }
 

@@ -13,12 +13,16 @@ import (
 )
 
 // Garbage collection's mechanisms live here; the policy (which packs) is in
-// package gc. Everything that deletes shards or moves chunk entries runs
-// under the repository's pack-writer lock: the writer holds that lock from
-// "is this pack already indexed?" through writing its shards to committing
-// it, so a deletion can never fall between a writer's check and its commit
-// of a pack with the same ID (pack IDs are content hashes; the same bytes
-// can come back, e.g. replicated envelopes in the same order).
+// package gc. Pack IDs are content hashes, so the same bytes can come back
+// as a new pack with the ID of a pack GC is about to delete (the same files
+// backed up again in the same order after their snapshot was forgotten).
+// So everything that writes, indexes or deletes a pack holds that pack ID's
+// lock (lockPacks) from its "is this pack indexed, and what lives in it?"
+// check through its last write: a writer landing a pack (writer.go), a
+// repack, a pack deletion and an orphan-shard deletion. A landing that finds
+// its pack already indexed adds its chunks to that record and raises its
+// live count; a deletion re-checks the live count under the lock and keeps
+// a pack that has come back to life.
 
 // ErrRetained is returned by DeletePack for a pack whose shards carry an
 // object-lock retention that has not expired: the store would refuse the
@@ -29,15 +33,31 @@ var ErrRetained = errors.New("pack is under object-lock retention")
 // directory, beside the index, so they are on a disk sized for it.
 func (r *Repo) TempDir() string { return r.cfg.DataDir }
 
-// withWriter runs fn holding repository repoID's pack-writer lock.
-func (r *Repo) withWriter(repoID uint32, fn func(w *packWriter) error) error {
-	w, err := r.writer(repoID)
-	if err != nil {
-		return err
+// lockPacks locks the pack-ID locks of ids (striped; taken in stripe
+// order, so two callers never deadlock) and returns the unlock.
+func (r *Repo) lockPacks(ids ...format.ID) (unlock func()) {
+	var stripes [len(r.packLocks)]bool
+	for _, id := range ids {
+		stripes[int(id[0])%len(r.packLocks)] = true
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fn(w)
+	for i, on := range stripes {
+		if on {
+			r.packLocks[i].Lock()
+		}
+	}
+	return func() {
+		for i, on := range stripes {
+			if on {
+				r.packLocks[i].Unlock()
+			}
+		}
+	}
+}
+
+// withPacks runs fn holding the pack-ID locks of ids.
+func (r *Repo) withPacks(fn func() error, ids ...format.ID) error {
+	defer r.lockPacks(ids...)()
+	return fn()
 }
 
 // DeletePack removes a pack that no chunk entry points at: its index record
@@ -56,13 +76,18 @@ func (r *Repo) DeletePack(ctx context.Context, repoID uint32, packID format.ID, 
 		return 0, err
 	}
 	var freed int64
-	err = r.withWriter(repoID, func(*packWriter) error {
+	err = r.withPacks(func() error {
 		rec, err := r.idx.GetPack(repoID, packID)
 		if errors.Is(err, index.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if rec.LiveCount > 0 {
+			// A writer landed the same bytes again since GC looked: the
+			// pack is live once more.
+			return nil
 		}
 		if rec.RetainUntil.After(now) {
 			return fmt.Errorf("pack %s until %s: %w", packID.Short(), rec.RetainUntil.UTC().Format(time.RFC3339), ErrRetained)
@@ -78,7 +103,7 @@ func (r *Repo) DeletePack(ctx context.Context, repoID uint32, packID format.ID, 
 			return fmt.Errorf("pack %s left orphan shards: %w", packID.Short(), err)
 		}
 		return nil
-	})
+	}, packID)
 	return freed, err
 }
 
@@ -94,7 +119,7 @@ type Orphans struct {
 // (left by a crash between writing a pack and committing it, by a failed
 // write's cleanup, or by a pack deletion whose shard deletes failed). The
 // cutoff is GC's grace: a pack being written right now has young shards.
-// Each delete re-checks the index under the pack-writer lock. With dryRun it
+// Each delete re-checks the index under the pack's lock. With dryRun it
 // only counts.
 func (r *Repo) DeleteOrphanShards(ctx context.Context, repoID uint32, cutoff time.Time, dryRun bool) (Orphans, error) {
 	var out Orphans
@@ -145,14 +170,14 @@ func (r *Repo) DeleteOrphanShards(ctx context.Context, repoID uint32, cutoff tim
 			out.Bytes += o.info.Size
 			continue
 		}
-		err := r.withWriter(repoID, func(*packWriter) error {
+		err := r.withPacks(func() error {
 			if _, err := r.idx.GetPack(repoID, o.pack); err == nil {
 				return errIndexed
 			} else if !errors.Is(err, index.ErrNotFound) {
 				return err
 			}
 			return r.stores[o.store].Backend.Delete(ctx, o.info.Name)
-		})
+		}, o.pack)
 		switch {
 		case err == nil:
 			out.Shards++

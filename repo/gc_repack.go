@@ -35,7 +35,8 @@ type RepackResult struct {
 //     old packs' live counts;
 //  4. the old packs are deleted, index record first (DeletePack).
 //
-// Steps 2 and 3 run under the pack-writer lock, like a writer's flush.
+// Steps 2 and 3 hold the pack-ID locks of the new and the old packs
+// (lockPacks), like a writer landing a pack.
 // A crash before 3 leaves orphan shards of the new pack; between 3 and 4,
 // old packs that no entry points at, which the next GC deletes. Readers that
 // looked up an old location before 3 retry at the new one (ReadChunk).
@@ -162,10 +163,6 @@ func (rp *repacker) flush(ctx context.Context) error {
 		if err := rp.writeAndCommit(ctx); err != nil {
 			return err
 		}
-	} else if len(rp.old) > 0 {
-		if err := rp.commitEmpty(); err != nil {
-			return err
-		}
 	}
 	for _, p := range rp.old {
 		n, err := rp.r.DeletePack(ctx, rp.repoID, p, rp.now)
@@ -189,7 +186,7 @@ func (rp *repacker) writeAndCommit(ctx context.Context) error {
 	if _, err := pack.Parse(data); err != nil {
 		return fmt.Errorf("repack: pack %s failed verification before upload: %w", newID.Short(), err)
 	}
-	return r.withWriter(rp.repoID, func(*packWriter) error {
+	return r.withPacks(func() error {
 		prec, err := r.idx.GetPack(rp.repoID, newID)
 		exists := err == nil
 		if err != nil && !errors.Is(err, index.ErrNotFound) {
@@ -208,6 +205,7 @@ func (rp *repacker) writeAndCommit(ctx context.Context) error {
 		}
 		b := r.idx.NewBatch()
 		defer b.Close()
+		moved := map[format.ID][]uint32{}
 		for i, e := range entries {
 			mv := rp.moves[i]
 			loc, err := r.idx.GetChunk(rp.repoID, mv.id)
@@ -221,38 +219,34 @@ func (rp *repacker) writeAndCommit(ctx context.Context) error {
 				continue
 			}
 			b.PutChunk(rp.repoID, e.ID, indexkey.ChunkLoc{Pack: newID, Offset: e.Offset, Length: e.Length, Checksum: e.Checksum})
+			moved[mv.from] = append(moved[mv.from], e.Length)
 			prec.LiveBytes += uint64(e.Length)
 			prec.LiveCount++
 			rp.res.ChunksMoved++
 		}
 		b.PutPack(rp.repoID, newID, prec)
-		rp.zeroOld(b)
+		rp.subtractMoved(b, moved)
 		if err := b.Commit(true); err != nil {
 			return fmt.Errorf("repack: commit pack %s: %w", newID.Short(), err)
 		}
 		return nil
-	})
+	}, append([]format.ID{newID}, rp.old...)...)
 }
 
-// commitEmpty zeroes the live counts of old packs that had nothing left
-// to move.
-func (rp *repacker) commitEmpty() error {
-	return rp.r.withWriter(rp.repoID, func(*packWriter) error {
-		b := rp.r.idx.NewBatch()
-		defer b.Close()
-		rp.zeroOld(b)
-		return b.Commit(true)
-	})
-}
-
-// zeroOld records that no entry points into the old packs any more.
-func (rp *repacker) zeroOld(b *index.Batch) {
+// subtractMoved takes the moved entries off the old packs' live counts.
+// Normally that leaves them at zero; a pack whose bytes a writer landed
+// again meanwhile keeps the count of its new entries, and DeletePack then
+// leaves it alone.
+func (rp *repacker) subtractMoved(b *index.Batch, moved map[format.ID][]uint32) {
 	for _, p := range rp.old {
 		rec, err := rp.r.idx.GetPack(rp.repoID, p)
 		if err != nil {
 			continue
 		}
-		rec.LiveBytes, rec.LiveCount = 0, 0
+		for _, n := range moved[p] {
+			rec.LiveBytes -= min(rec.LiveBytes, uint64(n))
+			rec.LiveCount -= min(rec.LiveCount, 1)
+		}
 		b.PutPack(rp.repoID, p, rec)
 	}
 }

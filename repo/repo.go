@@ -65,6 +65,9 @@ type Repo struct {
 	builders builderPool
 	names    map[uint32]string
 	guards   map[uint32]*gcGuard // see guard.go
+	// packLocks order everything that creates, indexes or deletes a pack
+	// of a given ID (lockPacks, gc_packs.go).
+	packLocks [64]sync.Mutex
 	closed   bool
 }
 

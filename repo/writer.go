@@ -267,16 +267,47 @@ func (w *packWriter) writePack(ctx context.Context, data []byte, packID format.I
 	if _, err := pack.Parse(data); err != nil { // verify what we wrote before anyone can read it
 		return fmt.Errorf("pack %s failed verification before upload: %w", packID.Short(), err)
 	}
-	if _, err := w.r.idx.GetPack(w.repoID, packID); err == nil {
-		// The same bytes are already stored and indexed (a pack ID is the
-		// hash of its content); writing again could only risk them.
-		return nil
+	// From the indexed-or-not check to the commit, GC must not delete a
+	// pack of this ID (gc_packs.go).
+	defer w.r.lockPacks(packID)()
+	rec, err := w.r.idx.GetPack(w.repoID, packID)
+	if err == nil {
+		// The same bytes are already stored (a pack ID is the hash of its
+		// content): writing them again could only risk them. Index the
+		// chunks in the existing pack instead.
+		return w.commitEntries(packID, rec, entries)
+	}
+	if !errors.Is(err, index.ErrNotFound) {
+		return err
 	}
 	placement, err := w.r.coder.WritePack(ctx, w.name, packID, data)
 	if err != nil {
 		return fmt.Errorf("write pack %s: %w", packID.Short(), err)
 	}
 	return w.commitPack(packID, int64(len(data)), placement, entries)
+}
+
+// commitEntries indexes entries in an existing pack of the same bytes,
+// raising its live counts by the chunks that are not indexed (those GC
+// swept: this is what brings the pack back to life for DeletePack).
+func (w *packWriter) commitEntries(packID format.ID, rec indexkey.PackRecord, entries []pack.Entry) error {
+	b := w.r.idx.NewBatch()
+	defer b.Close()
+	for _, e := range entries {
+		if _, err := w.r.idx.GetChunk(w.repoID, e.ID); err == nil {
+			continue
+		} else if !errors.Is(err, index.ErrNotFound) {
+			return err
+		}
+		b.PutChunk(w.repoID, e.ID, indexkey.ChunkLoc{Pack: packID, Offset: e.Offset, Length: e.Length, Checksum: e.Checksum})
+		rec.LiveBytes += uint64(e.Length)
+		rec.LiveCount++
+	}
+	b.PutPack(w.repoID, packID, rec)
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("commit pack %s to index: %w", packID.Short(), err)
+	}
+	return nil
 }
 
 func (w *packWriter) commitPack(packID format.ID, packLen int64, placement []uint16, entries []pack.Entry) error {
