@@ -68,7 +68,7 @@ type Repo struct {
 	// packLocks order everything that creates, indexes or deletes a pack
 	// of a given ID (lockPacks, gc_packs.go).
 	packLocks [64]sync.Mutex
-	closed   bool
+	closed    bool
 }
 
 // Open opens the engine. The index lives in DataDir/index; opening fails with
