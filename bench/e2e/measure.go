@@ -169,8 +169,11 @@ func (e *env) finish(p *Phase, b Baselines) {
 }
 
 func joinNote(a, b string) string {
-	if a == "" {
+	switch {
+	case a == "":
 		return b
+	case b == "":
+		return a
 	}
 	return a + "; " + b
 }

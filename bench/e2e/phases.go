@@ -103,7 +103,7 @@ func backupChanged(ctx context.Context, e *env) (Phase, error) {
 		return Phase{}, err
 	}
 	p, err := e.backup(ctx)
-	p.Note = joinNote(fmt.Sprintf("changed in place: %d bytes in %d regions of %d tree files, %d pages of the database file",
+	p.Note = joinNote(fmt.Sprintf("changed in place: %d bytes: %d regions of %d tree files, and database pages: %d",
 		tree.Bytes+db.Bytes, tree.Regions, tree.Files, db.Regions), p.Note)
 	return p, err
 }

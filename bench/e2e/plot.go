@@ -82,7 +82,8 @@ func writePlot(path string, r *Report) error {
 		p.Legend.Add(fmt.Sprintf("%s: %.0f MB/s", b.name, b.mbps), l)
 	}
 	p.NominalY(names...)
-	p.X.Min, p.X.Max = plotFloor, math.Pow(10, math.Ceil(math.Log10(hi*3)))
+	// Room to the right of the last bar or line for the legend.
+	p.X.Min, p.X.Max = plotFloor, math.Pow(10, math.Ceil(math.Log10(hi*30)))
 	p.Legend.Top = true
 	p.Legend.Left = false
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
