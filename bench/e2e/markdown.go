@@ -20,6 +20,7 @@ func (r *Report) Markdown() string {
 	w("- Machine: %s, %d CPUs, %s RAM, %s/%s, %s; load average %s at start, %s at end.\n", orDash(m.CPU), m.CPUs, size(m.MemBytes), m.OS, m.Arch, m.Go, orDash(m.LoadStart), orDash(m.LoadEnd))
 	w("- Runs: %d (per phase the median run by wall time), started %s. Client and server on the same machine, over loopback, one local store, default shards.\n",
 		len(r.Runs), r.Started.Format("2006-01-02 15:04 UTC"))
+	w("- Reproduce: `make bench-e2e BENCH_SIZE=%s BENCH_RUNS=%d` (seed %d); the report is written to `bench/out/`.\n", sizeArg(r.Config.Size), r.Config.Runs, r.Config.Seed)
 	w("- Baselines on the same bytes, same run: `blake3.Sum256` on one core **%.0f MB/s**; plain file copy (one goroutine, no fsync) **%.0f MB/s**.\n\n",
 		r.Baselines.Blake3MBps, r.Baselines.CopyMBps)
 	w("| phase | wall s | MB/s | × BLAKE3 | × copy | uploaded | stores on disk | client peak RSS | server peak RSS |\n")
@@ -37,7 +38,7 @@ func (r *Report) Markdown() string {
 			sizeOrDash(p.RepoBytes), sizeOrDash(p.ClientRSS), sizeOrDash(p.ServerRSS))
 	}
 	w("\nMB/s is 10⁶ bytes per second of the data set (%s), except for gc and scrub: of the repository's stores before the phase. "+
-		"“× BLAKE3” and “× copy” divide it by the baselines. Stores on disk: allocated blocks of the local stores after the phase (index not included). "+
+		"“× BLAKE3” and “× copy” divide it by the baselines measured in the same run as the row (the list above gives their medians over the runs). Stores on disk: allocated blocks of the local stores after the phase (index not included). "+
 		"Scrub runs offline, so its peak RSS is that of `holdfastd scrub`.\n\n", size(r.dataBytes()))
 	for _, p := range r.Summary {
 		if p.Note != "" {
@@ -65,6 +66,17 @@ func (p Phase) logLine() string {
 	}
 	return fmt.Sprintf("%-20s %8.2f s %8.0f MB/s  client %s  server %s  stores %s%s", p.Name, p.WallS, p.MBps,
 		size(p.ClientRSS), size(p.ServerRSS), size(p.RepoBytes), up)
+}
+
+// sizeArg formats n as bench/cmd/e2e's -size takes it.
+func sizeArg(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprint(n)
 }
 
 // size formats bytes in binary units.

@@ -103,8 +103,8 @@ func backupChanged(ctx context.Context, e *env) (Phase, error) {
 		return Phase{}, err
 	}
 	p, err := e.backup(ctx)
-	p.Note = joinNote(fmt.Sprintf("changed in place: %d bytes: %d regions of %d tree files, and database pages: %d",
-		tree.Bytes+db.Bytes, tree.Regions, tree.Files, db.Regions), p.Note)
+	p.Note = joinNote(fmt.Sprintf("changed in place: %s in %d regions of %d tree files and %d pages of the database file",
+		size(tree.Bytes+db.Bytes), tree.Regions, tree.Files, db.Regions), p.Note)
 	return p, err
 }
 

@@ -19,7 +19,7 @@ const plotFloor = 1.0
 // a first one), with the two baselines as vertical lines, into a PNG.
 func writePlot(path string, r *Report) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Holdfast end-to-end throughput, %s data set", size(r.dataBytes()))
+	p.Title.Text = fmt.Sprintf("Holdfast end-to-end throughput, %s data set, median of %d run(s)", size(r.dataBytes()), len(r.Runs))
 	p.X.Label.Text = "MB/s (log scale)"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/holdfast-backup/holdfast/bench/harness"
 )
 
 // TestSummarize checks that the summary takes, per phase, the median run
@@ -38,5 +40,22 @@ func TestSummarize(t *testing.T) {
 	}
 	if !strings.Contains(md, "| backup (first) | 3.00 | 33 |") {
 		t.Errorf("Markdown lacks the median backup row:\n%s", md)
+	}
+}
+
+// TestFailed checks how a command's non-zero exit is classified: missing
+// from this build (cobra's "unknown command") or failed, with its message.
+func TestFailed(t *testing.T) {
+	p := failed("gc", harness.Result{Code: 1, Stderr: "holdfast: unknown command \"gc\" for \"holdfast\"\n\nDid you mean this?\n"})
+	if p.Status != StatusUnavailable || p.WallS != 0 {
+		t.Errorf("unknown command: %+v", p)
+	}
+	p = failed("gc", harness.Result{Code: 4, Stderr: "holdfast: gc: permission denied\nmore\n"})
+	if p.Status != StatusFailed || p.Note != "`gc` exit 4: holdfast: gc: permission denied" {
+		t.Errorf("failure: %+v", p)
+	}
+	p = failed("forget", harness.Result{Code: 1, Stderr: "holdfast: unknown command \"gc\" for \"holdfast\""})
+	if p.Status != StatusFailed {
+		t.Errorf("another command's name counted as this one missing: %+v", p)
 	}
 }
