@@ -11,13 +11,19 @@ BENCHCOUNT ?= 5
 DATA      ?= ./holdfast-data
 IMAGE     ?= holdfast:latest
 IMAGE_CTX ?= bin/image
+# make bench-e2e: data set size, runs to take medians of, report directory,
+# and scratch directory (empty: a temporary one, removed at the end).
+BENCH_SIZE ?= 2GiB
+BENCH_RUNS ?= 3
+BENCH_OUT  ?= bench/out
+BENCH_WORK ?=
 
-.PHONY: all build image run test test-race bench fuzz lint gen gen-check tools s3-server clean help gc-stress gc-stress-race
+.PHONY: all build image run test test-race bench bench-e2e fuzz lint gen gen-check tools s3-server clean help gc-stress gc-stress-race
 
 all: build
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: ## build both binaries into ./bin
 	$(GO) build -o bin/ ./cmd/holdfastd
@@ -50,6 +56,9 @@ gc-stress-race: ## the short form of gc-stress (about 12 s of load) under the ra
 
 bench: ## run the Go benchmarks (medians: pipe through benchstat)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./format/... ./repo/...
+
+bench-e2e: ## end-to-end benchmark, real binaries on loopback (BENCH_SIZE, BENCH_RUNS, BENCH_OUT, BENCH_WORK)
+	$(GO) run ./bench/cmd/e2e -size $(BENCH_SIZE) -runs $(BENCH_RUNS) -out $(BENCH_OUT) $(if $(BENCH_WORK),-work $(BENCH_WORK))
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
