@@ -57,6 +57,14 @@ func newFixture(t *testing.T, stores []string, files int, size int64) *fixture {
 	}
 	f := &fixture{t: t, d: newDaemon(t, filepath.Join(base, "data"), args...), stores: stores}
 	f.d.start()
+	f.setup(files, size)
+	return f
+}
+
+// setup creates the repository, its tokens and keys, and the source tree.
+func (f *fixture) setup(files int, size int64) {
+	t := f.t
+	t.Helper()
 	_, bin := binaries(t)
 	newClient := func(token string) *client {
 		return &client{t: t, bin: bin, d: f.d, token: token, repo: chaosRepo, home: t.TempDir()}
@@ -66,7 +74,6 @@ func newFixture(t *testing.T, stores []string, files int, size int64) *fixture {
 	f.admin, f.backup, f.restore = newClient(f.token("admin", "")), newClient(f.token("backup", "")), newClient(f.token("restore", ""))
 	f.want(f.admin.run("init"), 0, "init")
 	f.src = newSource(t, files, size)
-	return f
 }
 
 // token creates a token of role for the repository (ttl "" = no expiry).
