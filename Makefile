@@ -10,7 +10,9 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 DATA      ?= ./holdfast-data
 
-.PHONY: all build run test test-race bench fuzz lint gen gen-check tools s3-server clean help
+CHAOSFUZZTIME ?= 30s
+
+.PHONY: all build run test test-race test-chaos bench fuzz lint gen gen-check tools s3-server clean help
 
 all: build
 
@@ -30,6 +32,13 @@ test: s3-server ## run every test (installs the S3 test server first)
 
 test-race: s3-server ## the test suite under the race detector
 	$(GO) test -count=1 -race -timeout 30m ./...
+
+test-chaos: ## the long reliability suite (kill -9, store faults, bit rot, bad input, auth), then every fuzz target for CHAOSFUZZTIME
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	rc=0; HOLDFAST_CHAOS=long $(GO) test -count=1 -v -timeout 3h ./bench/chaos > $$log 2>&1 || rc=$$?; \
+	grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)|_test.go:[0-9]+: .*(SKIP|fail)' $$log || true; \
+	if [ $$rc -ne 0 ]; then tail -50 $$log; exit $$rc; fi
+	$(MAKE) fuzz FUZZTIME=$(CHAOSFUZZTIME)
 
 bench: ## run the Go benchmarks (medians: pipe through benchstat)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./format/... ./repo/...

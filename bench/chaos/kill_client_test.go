@@ -19,7 +19,8 @@ func TestChaosClientKillBackup(t *testing.T) {
 	skipShort(t)
 	s := newTally(t, "client-kill-backup")
 	rng := newRand(t)
-	f := newFixture(t, nil, 20, 1<<20)
+	files, size := killFiles()
+	f := newFixture(t, nil, files, size)
 	f.src.mutate()
 	began := time.Now()
 	if _, r := f.takeBackup(f.backup); r.code != 0 {
@@ -29,7 +30,7 @@ func TestChaosClientKillBackup(t *testing.T) {
 
 	var verified int64
 	interrupted := 0
-	for range roundsOf(4, 50) {
+	for round := range roundsOf(4, 50) {
 		s.rounds++
 		f.src.mutate()
 		want, _, err := scan(f.src.dir)
@@ -37,7 +38,7 @@ func TestChaosClientKillBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 		op := f.backup.start("backup", f.src.dir, "--host", "chaos")
-		time.Sleep(time.Duration(rng.Int64N(int64(window)*13/10 + 1)))
+		time.Sleep(killPoint(rng, window, round))
 		op.cmd.Process.Signal(syscall.SIGKILL)
 		res := op.wait(t)
 		if res.code != 0 {

@@ -129,7 +129,8 @@ func TestChaosServerKillRestore(t *testing.T) {
 func runServerKill(t *testing.T, op serverKillOp, n int) {
 	s := newTally(t, op.name)
 	rng := newRand(t)
-	f := newFixture(t, nil, 20, 1<<20)
+	files, size := killFiles()
+	f := newFixture(t, nil, files, size)
 	for range 2 {
 		if _, r := f.takeBackup(f.backup); r.code != 0 {
 			t.Fatalf("backup before the kills: %v", r)
@@ -148,9 +149,7 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 		s.rounds++
 		before := len(f.committed)
 		o := op.begin(f)
-		// Up to 30% past the clean run time, so some rounds kill the server
-		// just after a commit was acknowledged: the snapshot most at risk.
-		time.Sleep(time.Duration(rng.Int64N(int64(window)*13/10 + 1)))
+		time.Sleep(killPoint(rng, window, round))
 		f.d.kill9()
 		res := o.wait(t)
 		if res.code != 0 {
@@ -181,4 +180,26 @@ func newRand(t *testing.T) *rand.Rand {
 	}
 	t.Logf("random seed %d (replay with -chaos.seed=%d)", seed, seed)
 	return rand.New(rand.NewPCG(seed, seed>>1))
+}
+
+// killFiles sizes the source of the kill scenarios: about 8 MiB in the
+// short form (a restore still takes long enough to be cut), 20 MiB in the
+// long one.
+func killFiles() (files int, size int64) {
+	if long() {
+		return 20, 1 << 20
+	}
+	return 12, 640 << 10
+}
+
+// killPoint is when to kill, after the start of an operation whose clean
+// run took window: two rounds in three at a random point well inside it,
+// the third around its end, so some kills land just after a commit was
+// acknowledged (the snapshot most at risk) or while the client finishes.
+func killPoint(rng *rand.Rand, window time.Duration, round int) time.Duration {
+	w := int64(window)
+	if round%3 == 2 {
+		return time.Duration(w*8/10 + rng.Int64N(w*7/10+1))
+	}
+	return time.Duration(rng.Int64N(w*8/10 + 1))
 }

@@ -95,7 +95,6 @@ type tally struct {
 	scenario string
 	rounds   int
 	failures int
-	verified []string // e.g. "9 snapshots", "42.0 MiB"
 }
 
 func newTally(t *testing.T, scenario string) *tally {

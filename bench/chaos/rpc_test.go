@@ -75,7 +75,7 @@ func garbageBodies(rng *rand.Rand, streaming bool) []struct{ ctype, body string 
 		{"application/json", "{\"repo\":\"chaos\",\"ids\":[\"" + strings.Repeat("A", 1000) + "\"]}"},
 		{"application/connect+proto", frame(0, 1000, junk(10))},       // truncated frame
 		{"application/connect+proto", frame(0, 0xffffffff, junk(64))}, // 4 GiB frame
-		{"application/connect+proto", frame(1, 16, junk(16))},          // compressed, no encoding
+		{"application/connect+proto", frame(1, 16, junk(16))},         // compressed, no encoding
 		{"application/connect+proto", frame(0, 32, junk(32)) + junk(3)},
 		{"application/grpc-web+proto", frame(0, 500, junk(20))},
 		{"application/grpc", frame(0, 200, junk(20))},
@@ -220,4 +220,3 @@ func h2cClient() *http.Client {
 	p.SetUnencryptedHTTP2(true)
 	return &http.Client{Transport: &http.Transport{Protocols: &p}}
 }
-
