@@ -29,6 +29,9 @@ type running struct {
 	cmd            *exec.Cmd
 	stdout, stderr *bytes.Buffer
 	cancel         context.CancelFunc
+	exited         chan struct{} // closed when the process has ended
+	err            error         // of Wait, once exited
+	took           time.Duration // from start to exit, once exited
 	want           manifest // backup: the tree backed up
 	snap           snap     // restore: the snapshot restored
 	target         string   // restore: the target directory
@@ -39,17 +42,25 @@ func (c *client) start(args ...string) *running {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd, stdout, stderr := c.command(ctx, args...)
+	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		cancel()
 		c.t.Fatal(err)
 	}
-	return &running{cmd: cmd, stdout: stdout, stderr: stderr, cancel: cancel}
+	r := &running{cmd: cmd, stdout: stdout, stderr: stderr, cancel: cancel, exited: make(chan struct{})}
+	go func() {
+		r.err = cmd.Wait()
+		r.took = time.Since(began)
+		close(r.exited)
+	}()
+	return r
 }
 
 // wait waits for the process and returns its result.
 func (r *running) wait(t *testing.T) result {
 	defer r.cancel()
-	return finish(t, r.cmd.Wait(), r.stdout, r.stderr)
+	<-r.exited
+	return finish(t, r.err, r.stdout, r.stderr)
 }
 
 // backupOp backs up the source, changed a little every round.
@@ -154,6 +165,10 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 		res := o.wait(t)
 		if res.code != 0 {
 			interrupted++
+		} else {
+			// It finished before the kill: aim the next kills at the run
+			// times the operation has now (caches make later runs faster).
+			window = (window + o.took) / 2
 		}
 		f.d.start()
 		verified += op.after(f, s, o, res)

@@ -125,5 +125,10 @@ func (s *tally) report(verified ...string) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// mib formats a byte count as MiB with one decimal.
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+// mib formats a byte count as MiB (GiB from 1 GiB on) with one decimal.
+func mib(n int64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
