@@ -32,9 +32,9 @@ type running struct {
 	exited         chan struct{} // closed when the process has ended
 	err            error         // of Wait, once exited
 	took           time.Duration // from start to exit, once exited
-	want           manifest // backup: the tree backed up
-	snap           snap     // restore: the snapshot restored
-	target         string   // restore: the target directory
+	want           manifest      // backup: the tree backed up
+	snap           snap          // restore: the snapshot restored
+	target         string        // restore: the target directory
 }
 
 // start runs the client in the background (at most 5 minutes).
