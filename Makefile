@@ -18,7 +18,9 @@ BENCH_RUNS ?= 3
 BENCH_OUT  ?= bench/out
 BENCH_WORK ?=
 
-.PHONY: all build image run test test-race bench bench-e2e fuzz lint gen gen-check tools s3-server clean help gc-stress gc-stress-race
+CHAOSFUZZTIME ?= 30s
+
+.PHONY: all build image run test test-race test-chaos bench bench-e2e fuzz lint gen gen-check tools s3-server clean help gc-stress gc-stress-race
 
 all: build
 
@@ -53,6 +55,13 @@ gc-stress: ## GC under concurrent backups, forgets and restores through the real
 
 gc-stress-race: ## the short form of gc-stress (about 12 s of load) under the race detector, for CI
 	$(GO) test -count=1 -race -timeout 10m -run '^TestStress$$' ./gc
+
+test-chaos: ## the long reliability suite (kill -9, store faults, bit rot, bad input, auth), then every fuzz target for CHAOSFUZZTIME
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	rc=0; HOLDFAST_CHAOS=long $(GO) test -count=1 -v -timeout 3h ./bench/chaos > $$log 2>&1 || rc=$$?; \
+	grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)|_test.go:[0-9]+: .*(SKIP|fail)' $$log || true; \
+	if [ $$rc -ne 0 ]; then tail -50 $$log; exit $$rc; fi
+	$(MAKE) fuzz FUZZTIME=$(CHAOSFUZZTIME)
 
 bench: ## run the Go benchmarks (medians: pipe through benchstat)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./format/... ./repo/...

@@ -9,6 +9,7 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/repo"
+	"github.com/holdfast-backup/holdfast/repo/backend"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
 )
 
@@ -44,7 +45,7 @@ func toConnect(log *slog.Logger, op string, err error) error {
 		return ce
 	}
 	code, public := classify(err)
-	if code == connect.CodeInternal || code == connect.CodeDataLoss || code == connect.CodeUnavailable {
+	if code == connect.CodeInternal || code == connect.CodeDataLoss || code == connect.CodeUnavailable || code == connect.CodeResourceExhausted {
 		log.Error("request failed", "op", op, "code", code.String(), "err", err)
 	}
 	return connect.NewError(code, errors.New(public))
@@ -73,6 +74,13 @@ func classify(err error) (connect.Code, string) {
 		return connect.CodeCanceled, "canceled"
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.CodeDeadlineExceeded, "deadline exceeded"
+	// A store that cannot take writes is the operator's to fix; the client
+	// hears which kind of fault it is (the log names the store) and can
+	// retry later: nothing was committed.
+	case errors.Is(err, backend.ErrFull):
+		return connect.CodeResourceExhausted, "a store is full: no new data can be stored until space is freed"
+	case errors.Is(err, backend.ErrReadOnly):
+		return connect.CodeUnavailable, "a store is read-only: no new data can be stored until it is writable again"
 	case errors.Is(err, repo.ErrClosed):
 		return connect.CodeUnavailable, "server is shutting down"
 	}
