@@ -33,7 +33,15 @@ type Config struct {
 	// Bins are the binaries under test; built into WorkDir/bin when empty.
 	Bins harness.Binaries
 	Log  io.Writer // progress lines; nil = none
+	// WaitForGrace makes the gc phase wait until the first backup's packs
+	// are older than the server's GC grace (gcGrace), so that GC may
+	// reclaim what the forgotten snapshots alone held. Without it, GC
+	// runs at once and finds the dead chunks still inside the grace.
+	WaitForGrace bool
 }
+
+// gcGrace is the server's --gc-grace: the shortest it accepts.
+const gcGrace = time.Minute
 
 // Run runs the suite cfg.Runs times and returns the report of all runs.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -82,6 +90,7 @@ type env struct {
 	repo      harness.Repo
 	manifest  dataset.Manifest // the data set as it is now
 	snapshots []string         // IDs, oldest first
+	firstDone time.Time        // when the first backup committed
 }
 
 // runOnce writes a fresh data set, measures the baselines and runs every
@@ -110,7 +119,7 @@ func runOnce(ctx context.Context, cfg Config, logf func(string, ...any)) (RunRes
 		return run, err
 	}
 	run.Files, run.Bytes = len(e.manifest.Files), e.manifest.Bytes
-	if e.srv, err = harness.StartServer(ctx, cfg.Bins, e.data); err != nil {
+	if e.srv, err = harness.StartServer(ctx, cfg.Bins, e.data, "--gc-grace", gcGrace.String()); err != nil {
 		return run, err
 	}
 	defer e.stopServer()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/holdfast-backup/holdfast/bench/dataset"
 	"github.com/holdfast-backup/holdfast/bench/harness"
@@ -83,6 +84,9 @@ func (e *env) backup(ctx context.Context) (Phase, error) {
 		return p, err
 	}
 	p.BytesUploaded = &s.BytesUploaded
+	if len(e.snapshots) == 0 {
+		e.firstDone = time.Now()
+	}
 	e.snapshots = append(e.snapshots, s.SnapshotID)
 	return p, nil
 }
@@ -150,6 +154,14 @@ func gc(ctx context.Context, e *env) (Phase, error) {
 	before, _, err := repoSize(e.data)
 	if err != nil {
 		return Phase{}, err
+	}
+	if wait := time.Until(e.firstDone.Add(gcGrace + 5*time.Second)); e.cfg.WaitForGrace && wait > 0 {
+		e.logf("gc: waiting %s for the first backup's packs to pass the server's GC grace (%s)", wait.Round(time.Second), gcGrace)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return Phase{}, ctx.Err()
+		}
 	}
 	p, res, err := e.command(ctx, e.repo.Admin, nil, "gc", "--json")
 	if err != nil || p.Status != StatusOK {

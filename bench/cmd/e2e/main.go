@@ -28,6 +28,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "data set seed")
 	out := flag.String("out", "bench/out", "directory for report.md, report.json and throughput.png")
 	work := flag.String("work", "", "scratch directory, needs about 3× the size free (default: a new one under $TMPDIR, removed at the end)")
+	gcWait := flag.Bool("gc-wait", true, "let the gc phase wait until the first backup is older than the server's GC grace (1 min)")
 	flag.Parse()
 	n, err := dataset.ParseSize(*size)
 	if err != nil || *runs < 1 || flag.NArg() > 0 {
@@ -36,7 +37,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	failed, err := run(ctx, e2e.Config{Size: n, Seed: *seed, Runs: *runs, WorkDir: *work, Log: os.Stderr}, *out)
+	failed, err := run(ctx, e2e.Config{Size: n, Seed: *seed, Runs: *runs, WorkDir: *work, Log: os.Stderr, WaitForGrace: *gcWait}, *out)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
