@@ -143,6 +143,11 @@ func (r *Repo) checkRefs(ctx context.Context, repoID uint32, h *snapshot.Header,
 		return fmt.Errorf("reference list does not match the header's RefsHash: %w", ErrInvalid)
 	}
 	if len(missing) > 0 {
+		if cause := r.lastWriteFailure(repoID); cause != nil {
+			// The chunks were accepted, but their pack never landed: the
+			// store's fault is what the uploader needs to hear.
+			return fmt.Errorf("%d of %d referenced chunks are missing because a pack write failed: %w", len(missing), n, cause)
+		}
 		return fmt.Errorf("%d of %d referenced chunks (first %s): %w", len(missing), n, missing[0].Short(), ErrMissingChunks)
 	}
 	return nil

@@ -41,7 +41,11 @@ type packWriter struct {
 	landed   *sync.Cond    // a flight finished (on mu)
 	builder  *pack.Builder // the open pack
 	inflight []*flight     // sealed packs being written, oldest first
-	err      error         // a flight failed and no put has reported it yet
+	// failed is the error of the last landing when it failed (nil once a
+	// later one succeeds). Its chunks are gone; the uploaders that relied on
+	// them learn it at their commit (lastWriteFailure), not at an unrelated
+	// upload that comes after the store is repaired.
+	failed error
 }
 
 // flight is a sealed pack on its way to the stores and the index.
@@ -138,12 +142,6 @@ func (r *Repo) PutChunk(ctx context.Context, repoID uint32, id format.ID, envelo
 func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.err; err != nil {
-		// A sealed pack failed to land: its chunks are lost, and an
-		// uploader learns of it now rather than at its commit.
-		w.err = nil
-		return false, err
-	}
 	for {
 		if w.holds(id) {
 			return false, nil
@@ -165,6 +163,20 @@ func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte) (bo
 		return false, fmt.Errorf("chunk %s: %w", id.Short(), err)
 	}
 	return true, nil
+}
+
+// lastWriteFailure returns why the last pack of repository repoID failed
+// to land, or nil if it landed (or none was written).
+func (r *Repo) lastWriteFailure(repoID uint32) error {
+	r.mu.Lock()
+	w := r.writers[repoID]
+	r.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
 
 // holds reports whether id is in the open pack or in a pack in flight.
@@ -249,9 +261,9 @@ func (w *packWriter) land(ctx context.Context, f *flight) {
 	}
 	w.mu.Lock()
 	w.inflight = slices.DeleteFunc(w.inflight, func(g *flight) bool { return g == f })
-	if err != nil && w.err == nil {
-		w.err = err
-	}
+	// The last landing decides: a store that came back (a pack landed
+	// since) must not fail uploads with a stale error.
+	w.failed = err
 	f.err = err
 	w.landed.Broadcast()
 	w.mu.Unlock()

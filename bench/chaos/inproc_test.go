@@ -18,6 +18,7 @@ import (
 	"github.com/holdfast-backup/holdfast/repo/backend/local"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
 	"github.com/holdfast-backup/holdfast/server"
+	"github.com/holdfast-backup/holdfast/server/collector"
 )
 
 // newInprocFixture runs the server in this process, over six local stores
@@ -51,7 +52,7 @@ func newInprocFixture(t *testing.T, wrap func(i int, b backend.Backend) backend.
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := server.NewHTTPServer(server.New(eng, server.Options{}).Handler(), slog.New(slog.DiscardHandler))
+	hs := server.NewHTTPServer(server.New(eng, server.Options{CollectGarbage: collector.New(eng, 0, nil)}).Handler(), slog.New(slog.DiscardHandler))
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(sctx, hs, ln, "", "") }()

@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast-backup/holdfast/gc"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
 	"github.com/holdfast-backup/holdfast/server"
+	"github.com/holdfast-backup/holdfast/server/collector"
 )
 
 type serveOptions struct {
@@ -116,7 +117,7 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 		}
 	}
 	api := server.New(engine, server.Options{Log: log, Metrics: metrics, MaxLock: opts.maxLock,
-		CollectGarbage: collector(engine, opts.gcGrace, log)})
+		CollectGarbage: collector.New(engine, opts.gcGrace, log)})
 	go api.RunSessionSweeper(ctx, time.Minute)
 	replCtx, stopRepl := context.WithCancel(ctx)
 	waitRepl, err := api.StartReplications(replCtx, targets)

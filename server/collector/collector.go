@@ -1,4 +1,4 @@
-package main
+package collector
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"github.com/holdfast-backup/holdfast/server"
 )
 
-// collector is the server's CollectGarbage RPC: gc.Run on the engine with
-// the configured grace. The server cannot import gc itself (gc's tests drive
-// the server), so holdfastd joins them here.
-func collector(engine *repo.Repo, grace time.Duration, log *slog.Logger) server.GarbageCollector {
+// New returns the server's CollectGarbage RPC: gc.Run on the engine with
+// the given grace (0: gc.DefaultGrace). The server cannot import gc itself
+// (gc's tests drive the server), so this package joins them.
+func New(engine *repo.Repo, grace time.Duration, log *slog.Logger) server.GarbageCollector {
 	return func(ctx context.Context, repoID uint32, dryRun bool) (*holdfastv1.GCReport, error) {
 		rep, err := gc.Run(ctx, engine, repoID, gc.Options{DryRun: dryRun, Grace: grace, Log: log})
 		if errors.Is(err, gc.ErrBusy) {
