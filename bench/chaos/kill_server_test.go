@@ -16,6 +16,20 @@ import (
 // runServerKill with it.
 type serverKillOp struct {
 	name string
+	// args are extra `holdfastd serve` flags (e.g. --gc-grace).
+	args []string
+	// prepare, if set, runs once after the first backups, before the clean
+	// run that times the operation (e.g. to age data past a grace).
+	prepare func(f *fixture)
+	// victim, if set, picks the server to kill in a round (default: the
+	// fixture's); it must be running.
+	victim func(f *fixture, round int) *daemon
+	// restoreAll restores every committed snapshot after every round, not
+	// only those at risk: the operation may touch any of them (gc).
+	restoreAll bool
+	// final, if set, runs after the rounds and the last full check, with
+	// the server up; it returns more "verified" labels for the summary.
+	final func(f *fixture, s *tally) []string
 	// begin starts the operation with the server up.
 	begin func(f *fixture) *running
 	// after runs once the server is back, with the operation's outcome: it
@@ -141,12 +155,15 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 	s := newTally(t, op.name)
 	rng := newRand(t)
 	files, size := killFiles()
-	f := newFixture(t, nil, files, size)
+	f := newFixture(t, nil, files, size, op.args...)
 	for range 2 {
 		if _, r := f.takeBackup(f.backup); r.code != 0 {
 			t.Fatalf("backup before the kills: %v", r)
 		}
 		f.src.mutate()
+	}
+	if op.prepare != nil {
+		op.prepare(f)
 	}
 	// A clean run measures how long the operation takes.
 	began := time.Now()
@@ -160,8 +177,12 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 		s.rounds++
 		before := len(f.committed)
 		o := op.begin(f)
+		victim := f.d
+		if op.victim != nil {
+			victim = op.victim(f, round)
+		}
 		time.Sleep(killPoint(rng, window, round))
-		f.d.kill9()
+		victim.kill9()
 		res := o.wait(t)
 		if res.code != 0 {
 			interrupted++
@@ -170,20 +191,26 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 			// times the operation has now (caches make later runs faster).
 			window = (window + o.took) / 2
 		}
-		f.d.start()
+		victim.start()
 		verified += op.after(f, s, o, res)
 		atRisk := f.committed[before:]
-		if before > 0 {
+		if op.restoreAll {
+			atRisk = nil // checkAll restores all
+		} else if before > 0 {
 			atRisk = append(atRisk[:len(atRisk):len(atRisk)], f.committed[rng.IntN(before)])
 		}
 		verified += f.checkAll(s, atRisk)
 		t.Logf("round %d: killed after the op exited %d; %d committed", round, res.code, len(f.committed))
 	}
 	verified += f.checkAll(s, nil)
+	var more []string
+	if op.final != nil {
+		more = op.final(f, s)
+	}
 	if interrupted == 0 && n >= 3 {
 		s.fail("the kill never interrupted the operation in %d rounds: the kill points test nothing", n)
 	}
-	s.report(itoa(len(f.committed))+" snapshots", itoa(interrupted)+" interrupted", mib(verified)+" restored")
+	s.report(append([]string{itoa(len(f.committed)) + " snapshots", itoa(interrupted) + " interrupted", mib(verified) + " restored"}, more...)...)
 }
 
 // newRand returns a random source seeded from -chaos.seed or the clock; the
