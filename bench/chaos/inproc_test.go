@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
+	"github.com/holdfast-backup/holdfast/gc"
 	"github.com/holdfast-backup/holdfast/repo"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 	"github.com/holdfast-backup/holdfast/repo/backend/faulty"
@@ -51,7 +53,8 @@ func newInprocFixture(t *testing.T, wrap func(i int, b backend.Backend) backend.
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := server.NewHTTPServer(server.New(eng, server.Options{}).Handler(), slog.New(slog.DiscardHandler))
+	opts := server.Options{CollectGarbage: inprocCollector(eng)}
+	hs := server.NewHTTPServer(server.New(eng, opts).Handler(), slog.New(slog.DiscardHandler))
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(sctx, hs, ln, "", "") }()
@@ -138,4 +141,21 @@ func TestChaosStoreENOSPCInjected(t *testing.T) {
 		s.fail("the injected ENOSPC never fired")
 	}
 	s.report(itoa(s.rounds)+" failed backups clean", itoa(sw.faulty.Fired())+" puts refused", mib(restored)+" restored while broken", "backup resumed")
+}
+
+// inprocCollector wires the real gc.Run (default grace) into the in-process
+// server as holdfastd does, so CollectGarbage answers like the real server
+// rather than Unimplemented (HTTP 501, which rpc-garbage counts as a server
+// error). Only the fields the suite reads are reported.
+func inprocCollector(eng *repo.Repo) server.GarbageCollector {
+	return func(ctx context.Context, repoID uint32, dryRun bool) (*holdfastv1.GCReport, error) {
+		rep, err := gc.Run(ctx, eng, repoID, gc.Options{DryRun: dryRun, Log: slog.New(slog.DiscardHandler)})
+		if errors.Is(err, gc.ErrBusy) {
+			return nil, fmt.Errorf("%w: %v", server.ErrBusy, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &holdfastv1.GCReport{DryRun: rep.DryRun, Snapshots: uint64(rep.Snapshots)}, nil
+	}
 }

@@ -45,7 +45,7 @@ func replicateOp() serverKillOp {
 		return f.admin.start("admin", "replicate", "--to", tgt.d.url, "--to-token", tgt.replicateToken)
 	}
 	return serverKillOp{
-		name:    "server-kill-replication",
+		name: "server-kill-replication",
 		// A first pass brings the first snapshots over, so the clean run
 		// that times the operation replicates one snapshot, as rounds do.
 		prepare: func(f *fixture) {
