@@ -12,7 +12,7 @@ import (
 // TestChaosServerKillGC SIGKILLs the server during `holdfast gc`. GC only
 // reclaims packs older than its grace (at least gc.MinGrace), and the
 // binary has no test-only way around it: so the scenario backs up first,
-// waits the grace once, and then every round forgets the two oldest snapshots,
+// waits the grace once, and then every round forgets the two oldest snapshots past the grace,
 // takes a new backup sharing most of its chunks (young packs, in grace)
 // and runs gc over the now partly dead old packs, killing the server at a
 // random point of gc's measured run time. After every restart each
@@ -27,6 +27,11 @@ func TestChaosServerKillGC(t *testing.T) {
 // gcKeep is how many committed snapshots a round leaves before forgetting.
 const gcKeep = 3
 
+// gcAged is how old a snapshot must be for a round to forget it: its packs
+// are then past the grace, so the gc that follows has real work to do in
+// the long form too (a round's own snapshots age in a later round).
+const gcAged = gc.MinGrace + 5*time.Second
+
 // gcJSON is the part of `holdfast gc --json` the scenario reads.
 type gcJSON struct {
 	PacksDeleted  int  `json:"packs_deleted"`
@@ -35,10 +40,11 @@ type gcJSON struct {
 	Interrupted   bool `json:"previous_run_interrupted"`
 }
 
-// gcOp forgets the two oldest snapshots (while more than gcKeep are
-// left), backs up once more and runs gc.
+// gcOp forgets the two oldest snapshots (those past the grace, while more
+// than gcKeep are left), backs up once more and runs gc.
 func gcOp() serverKillOp {
 	var forgotten []string
+	born := map[string]time.Time{} // when each snapshot was committed
 	var completed, freedPacks, freedChunks, resumed int
 	// account adds what a completed gc --json reported.
 	account := func(s *tally, r result) {
@@ -64,13 +70,16 @@ func gcOp() serverKillOp {
 				}
 				f.src.mutate()
 			}
+			for _, c := range f.committed {
+				born[c.id] = time.Now()
+			}
 			// Once: age every pack so far past the grace (see the test).
-			f.t.Logf("waiting %s for the packs to leave gc's grace", gc.MinGrace+5*time.Second)
-			time.Sleep(gc.MinGrace + 5*time.Second)
+			f.t.Logf("waiting %s for the packs to leave gc's grace", gcAged)
+			time.Sleep(gcAged)
 		},
 		begin: func(f *fixture) *running {
 			for range 2 {
-				if len(f.committed) <= gcKeep {
+				if len(f.committed) <= gcKeep || time.Since(born[f.committed[0].id]) < gcAged {
 					break
 				}
 				old := f.committed[0]
@@ -79,9 +88,11 @@ func gcOp() serverKillOp {
 				forgotten = append(forgotten, old.id)
 			}
 			f.src.mutate()
-			if _, r := f.takeBackup(f.backup); r.code != 0 {
+			sn, r := f.takeBackup(f.backup)
+			if r.code != 0 {
 				f.t.Fatalf("backup between gc rounds: %v", r)
 			}
+			born[sn.id] = time.Now()
 			return f.admin.start("gc", "--json")
 		},
 		after: func(f *fixture, s *tally, op *running, res result) int64 {
@@ -101,7 +112,9 @@ func gcOp() serverKillOp {
 			return 0
 		},
 		final: func(f *fixture, s *tally) []string {
+			began := time.Now()
 			r := f.admin.run("gc", "--json")
+			f.t.Logf("final gc took %s", time.Since(began).Round(time.Millisecond))
 			if r.code != 0 {
 				s.fail("final gc: %v", r)
 			} else {

@@ -182,11 +182,20 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 		if op.victim != nil {
 			victim = op.victim(f, round)
 		}
-		time.Sleep(killPoint(rng, window, round))
+		w, kp := window, killPoint(rng, window, round)
+		time.Sleep(kp)
 		victim.kill9()
 		res := o.wait(t)
 		if res.code != 0 {
 			interrupted++
+			if kp >= window {
+				// Still running past the window: it runs longer now (a
+				// gc resuming an interrupted run, with more to delete
+				// than the clean run had). Double it until a run
+				// finishes before its kill, so the late kill points
+				// reach the operation's end.
+				window = 2 * kp
+			}
 		} else {
 			// It finished before the kill: aim the next kills at the run
 			// times the operation has now (caches make later runs faster).
@@ -202,7 +211,7 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 			}
 		}
 		verified += f.checkAll(s, atRisk)
-		t.Logf("round %d: killed after the op exited %d; %d committed", round, res.code, len(f.committed))
+		t.Logf("round %d: killed at %s of a %s window; the op exited %d; %d committed", round, kp.Round(time.Millisecond), w.Round(time.Millisecond), res.code, len(f.committed))
 	}
 	verified += f.checkAll(s, nil)
 	var more []string
