@@ -35,7 +35,12 @@ func fromRPC(op string, err error) error {
 	case connect.CodeUnauthenticated, connect.CodePermissionDenied:
 		return fmt.Errorf("%s: %w: %s", op, ErrDenied, ce.Message())
 	case connect.CodeUnavailable:
-		return fmt.Errorf("%s: server unreachable: %s", op, ce.Message())
+		// Only a failure with no answer from the server (refused, reset,
+		// timed out) is "unreachable"; an unavailable the server sent (a
+		// store read-only or gone, shutting down) says what it is.
+		if !connect.IsWireError(ce) {
+			return fmt.Errorf("%s: server unreachable: %s", op, ce.Message())
+		}
 	}
 	return fmt.Errorf("%s: %s: %s", op, ce.Code(), ce.Message())
 }

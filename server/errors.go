@@ -81,6 +81,8 @@ func classify(err error) (connect.Code, string) {
 		return connect.CodeResourceExhausted, "a store is full: no new data can be stored until space is freed"
 	case errors.Is(err, backend.ErrReadOnly):
 		return connect.CodeUnavailable, "a store is read-only: no new data can be stored until it is writable again"
+	case errors.Is(err, backend.ErrUnavailable):
+		return connect.CodeUnavailable, "a store is unavailable (its directory or mount is gone): no new data can be stored until it is back"
 	case errors.Is(err, repo.ErrClosed):
 		return connect.CodeUnavailable, "server is shutting down"
 	}

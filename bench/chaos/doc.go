@@ -12,8 +12,17 @@
 //   - server-kill-*: SIGKILL of holdfastd at a random point of a client
 //     operation (backup, restore), restart, then every snapshot the client
 //     saw committed must list and restore bit-exact and `holdfast verify
-//     --read-data` must pass. A new operation to kill the server during
-//     (gc, replication) is one more [serverKillOp].
+//     --read-data` must pass. A new operation to kill the server during is
+//     one more [serverKillOp].
+//   - server-kill-gc: backups, the 1-minute gc grace waited once, then
+//     rounds of forget, a backup sharing chunks, and `holdfast gc` killed
+//     at a random point; every snapshot not forgotten restores bit-exact
+//     after every restart, and at the end a gc completes and an offline
+//     scrub finds no damage and no dangling index entry.
+//   - server-kill-replication: two servers; the source or the target
+//     (alternately) is killed during `holdfast admin replicate`; the
+//     replica never lists a snapshot that does not restore, the next pass
+//     completes, and every source snapshot restores from the replica.
 //   - client-kill-backup: SIGKILL of `holdfast backup`; the rerun succeeds,
 //     verify passes and an offline `holdfastd scrub --no-repair` is healthy.
 //   - store-*: a store of six (4+2) goes read-only, disappears, or fills up

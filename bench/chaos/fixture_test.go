@@ -39,8 +39,18 @@ type snap struct {
 }
 
 // newFixture starts the server over stores (six directories; nil: fresh
-// ones) and sets up the repository and tokens through the CLI.
-func newFixture(t *testing.T, stores []string, files int, size int64) *fixture {
+// ones) with the extra serve flags and sets up the repository and tokens
+// through the CLI.
+func newFixture(t *testing.T, stores []string, files int, size int64, extra ...string) *fixture {
+	t.Helper()
+	f := newServer(t, stores, extra...)
+	f.setup(files, size)
+	return f
+}
+
+// newServer starts a server over stores (nil: six fresh directories) with
+// the extra serve flags; it creates no repository.
+func newServer(t *testing.T, stores []string, extra ...string) *fixture {
 	t.Helper()
 	base := t.TempDir()
 	if stores == nil {
@@ -55,9 +65,8 @@ func newFixture(t *testing.T, stores []string, files int, size int64) *fixture {
 		}
 		args = append(args, "--store", s)
 	}
-	f := &fixture{t: t, d: newDaemon(t, filepath.Join(base, "data"), args...), stores: stores}
+	f := &fixture{t: t, d: newDaemon(t, filepath.Join(base, "data"), append(args, extra...)...), stores: stores}
 	f.d.start()
-	f.setup(files, size)
 	return f
 }
 
@@ -65,15 +74,18 @@ func newFixture(t *testing.T, stores []string, files int, size int64) *fixture {
 func (f *fixture) setup(files int, size int64) {
 	t := f.t
 	t.Helper()
-	_, bin := binaries(t)
-	newClient := func(token string) *client {
-		return &client{t: t, bin: bin, d: f.d, token: token, repo: chaosRepo, home: t.TempDir()}
-	}
-	f.server = newClient(f.d.adminToken())
+	f.server = f.client(f.d.adminToken())
 	f.want(f.server.run("admin", "repo", "create", chaosRepo), 0, "admin repo create")
-	f.admin, f.backup, f.restore = newClient(f.token("admin", "")), newClient(f.token("backup", "")), newClient(f.token("restore", ""))
+	f.admin, f.backup, f.restore = f.client(f.token("admin", "")), f.client(f.token("backup", "")), f.client(f.token("restore", ""))
 	f.want(f.admin.run("init"), 0, "init")
 	f.src = newSource(t, files, size)
+}
+
+// client returns a client of repository chaos with token, with its own
+// cache directory.
+func (f *fixture) client(token string) *client {
+	_, bin := binaries(f.t)
+	return &client{t: f.t, bin: bin, d: f.d, token: token, repo: chaosRepo, home: f.t.TempDir()}
 }
 
 // token creates a token of role for the repository (ttl "" = no expiry).

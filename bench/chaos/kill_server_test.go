@@ -16,6 +16,20 @@ import (
 // runServerKill with it.
 type serverKillOp struct {
 	name string
+	// args are extra `holdfastd serve` flags (e.g. --gc-grace).
+	args []string
+	// prepare, if set, runs once after the first backups, before the clean
+	// run that times the operation (e.g. to age data past a grace).
+	prepare func(f *fixture)
+	// victim, if set, picks the server to kill in a round (default: the
+	// fixture's); it must be running.
+	victim func(f *fixture, round int) *daemon
+	// restoreAll restores every committed snapshot after every round, not
+	// only those at risk: the operation may touch any of them (gc).
+	restoreAll bool
+	// final, if set, runs after the rounds and the last full check, with
+	// the server up; it returns more "verified" labels for the summary.
+	final func(f *fixture, s *tally) []string
 	// begin starts the operation with the server up.
 	begin func(f *fixture) *running
 	// after runs once the server is back, with the operation's outcome: it
@@ -141,49 +155,73 @@ func runServerKill(t *testing.T, op serverKillOp, n int) {
 	s := newTally(t, op.name)
 	rng := newRand(t)
 	files, size := killFiles()
-	f := newFixture(t, nil, files, size)
+	f := newFixture(t, nil, files, size, op.args...)
 	for range 2 {
 		if _, r := f.takeBackup(f.backup); r.code != 0 {
 			t.Fatalf("backup before the kills: %v", r)
 		}
 		f.src.mutate()
 	}
-	// A clean run measures how long the operation takes.
-	began := time.Now()
+	if op.prepare != nil {
+		op.prepare(f)
+	}
+	// A clean run measures how long the operation's process takes (not
+	// begin's own work: gc and replicate rounds back up first).
 	o := op.begin(f)
 	var verified int64
-	verified += op.after(f, s, o, o.wait(t))
-	window := time.Since(began)
+	res := o.wait(t)
+	window := o.took
+	verified += op.after(f, s, o, res)
 
 	interrupted := 0
 	for round := range n {
 		s.rounds++
 		before := len(f.committed)
 		o := op.begin(f)
-		time.Sleep(killPoint(rng, window, round))
-		f.d.kill9()
+		victim := f.d
+		if op.victim != nil {
+			victim = op.victim(f, round)
+		}
+		w, kp := window, killPoint(rng, window, round)
+		time.Sleep(kp)
+		victim.kill9()
 		res := o.wait(t)
 		if res.code != 0 {
 			interrupted++
+			if kp >= window {
+				// Still running past the window: it runs longer now (a
+				// gc resuming an interrupted run, with more to delete
+				// than the clean run had). Double it until a run
+				// finishes before its kill, so the late kill points
+				// reach the operation's end.
+				window = 2 * kp
+			}
 		} else {
 			// It finished before the kill: aim the next kills at the run
 			// times the operation has now (caches make later runs faster).
 			window = (window + o.took) / 2
 		}
-		f.d.start()
+		victim.start()
 		verified += op.after(f, s, o, res)
-		atRisk := f.committed[before:]
-		if before > 0 {
-			atRisk = append(atRisk[:len(atRisk):len(atRisk)], f.committed[rng.IntN(before)])
+		var atRisk []snap // nil: checkAll restores all (op.restoreAll)
+		if !op.restoreAll {
+			atRisk = f.committed[before:]
+			if before > 0 {
+				atRisk = append(atRisk[:len(atRisk):len(atRisk)], f.committed[rng.IntN(before)])
+			}
 		}
 		verified += f.checkAll(s, atRisk)
-		t.Logf("round %d: killed after the op exited %d; %d committed", round, res.code, len(f.committed))
+		t.Logf("round %d: killed at %s of a %s window; the op exited %d; %d committed", round, kp.Round(time.Millisecond), w.Round(time.Millisecond), res.code, len(f.committed))
 	}
 	verified += f.checkAll(s, nil)
+	var more []string
+	if op.final != nil {
+		more = op.final(f, s)
+	}
 	if interrupted == 0 && n >= 3 {
 		s.fail("the kill never interrupted the operation in %d rounds: the kill points test nothing", n)
 	}
-	s.report(itoa(len(f.committed))+" snapshots", itoa(interrupted)+" interrupted", mib(verified)+" restored")
+	s.report(append([]string{itoa(len(f.committed)) + " snapshots", itoa(interrupted) + " interrupted", mib(verified) + " restored"}, more...)...)
 }
 
 // newRand returns a random source seeded from -chaos.seed or the clock; the

@@ -145,7 +145,7 @@ func readOnlyFault(t *testing.T, stores []string, i int) storeFault {
 // goneFault renames the store directory away and back.
 func goneFault(stores []string, i int) storeFault {
 	dir := stores[i]
-	return storeFault{name: "gone", store: i,
+	return storeFault{name: "gone", store: i, says: "store is unavailable",
 		break_: func() error { return os.Rename(dir, dir+".gone") },
 		repair: func() error { return os.Rename(dir+".gone", dir) },
 	}

@@ -34,6 +34,11 @@ var (
 	// ErrPermission is returned when the store refuses access (EACCES,
 	// EPERM, S3 AccessDenied).
 	ErrPermission = errors.New("backend: permission denied")
+
+	// ErrUnavailable is returned when the store itself is gone: a local
+	// store's directory was removed or unmounted. Nothing was written; the
+	// operator must bring the store back.
+	ErrUnavailable = errors.New("backend: store unavailable")
 )
 
 // Payload errors.

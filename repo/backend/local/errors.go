@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 
@@ -22,10 +23,22 @@ func (b *Backend) wrapErr(op string, name string, err error) error {
 		// Not a system call error: keep it in the chain, but hide the path.
 		return fmt.Errorf("local: %s %s: %w", op, name, &redacted{err: err, root: b.root})
 	}
+	if (errno == syscall.ENOENT || errno == syscall.ENOTDIR) && b.rootGone() {
+		// Not a missing object: the whole store is gone (removed, renamed,
+		// unmounted). Say so, or the caller sees a bare "no such file".
+		return fmt.Errorf("local: %s %s: %w (%w)", op, name, backend.ErrUnavailable, errno)
+	}
 	if kind := classify(errno); kind != nil {
 		return fmt.Errorf("local: %s %s: %w (%w)", op, name, kind, errno)
 	}
 	return fmt.Errorf("local: %s %s: %w", op, name, errno)
+}
+
+// rootGone reports whether the store's directory no longer exists as a
+// directory.
+func (b *Backend) rootGone() bool {
+	fi, err := os.Stat(b.root)
+	return err != nil || !fi.IsDir()
 }
 
 func classify(errno syscall.Errno) error {

@@ -130,3 +130,31 @@ func TestFileModes(t *testing.T) {
 		}
 	}
 }
+
+// TestGoneStoreIsUnavailable: a Put into a store whose directory has been
+// removed is ErrUnavailable (not a bare "no such file"), keeps ENOENT in
+// the chain and names no path; once the directory is back, Put works.
+func TestGoneStoreIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	b, dir := newStore(t)
+	if err := os.Rename(dir, dir+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Put(ctx, "ab/cd", backend.Bytes([]byte("x")))
+	if !errors.Is(err, backend.ErrUnavailable) || !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("Put into a gone store: got %v, want ErrUnavailable wrapping ENOENT", err)
+	}
+	if strings.Contains(err.Error(), dir) {
+		t.Errorf("message %q names the directory", err)
+	}
+	if err := os.Rename(dir+".gone", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "ab/cd", backend.Bytes([]byte("x"))); err != nil {
+		t.Fatalf("Put once the store is back: %v", err)
+	}
+	// A missing object in a present store stays ErrNotExist.
+	if _, err := b.Stat(ctx, "no/such"); !errors.Is(err, backend.ErrNotExist) || errors.Is(err, backend.ErrUnavailable) {
+		t.Errorf("Stat of a missing object: got %v, want ErrNotExist only", err)
+	}
+}
