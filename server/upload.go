@@ -169,6 +169,7 @@ const putReadAhead = 1
 type putMsg struct {
 	chunks []*holdfastv1.Chunk
 	ids    []format.ID
+	sums   [][32]byte // the verified checksums, reused as record checksums
 }
 
 // receivePuts reads messages, starting with first, checks each whole and
@@ -181,12 +182,12 @@ func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.Pu
 			(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
 			return fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
 		}
-		ids, err := checkChunks(msg.GetChunks())
+		ids, sums, err := checkChunks(msg.GetChunks())
 		if err != nil {
 			return err
 		}
 		select {
-		case out <- putMsg{chunks: msg.GetChunks(), ids: ids}:
+		case out <- putMsg{chunks: msg.GetChunks(), ids: ids, sums: sums}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -208,7 +209,7 @@ func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexke
 	release := s.repo.GCShared(repoID)
 	defer release()
 	for i, c := range m.chunks {
-		stored, err := s.repo.PutChunk(ctx, repoID, m.ids[i], c.GetEnvelope())
+		stored, err := s.repo.PutChunkSum(ctx, repoID, m.ids[i], c.GetEnvelope(), m.sums[i])
 		if err != nil {
 			return err
 		}
@@ -231,26 +232,27 @@ func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexke
 // envelope lands in a pack; the header check refuses what is not an
 // envelope at all. Neither can prove the envelope belongs to its ID: only
 // the key holder can (SPEC.md §12.3).
-func checkChunks(chunks []*holdfastv1.Chunk) ([]format.ID, error) {
+func checkChunks(chunks []*holdfastv1.Chunk) ([]format.ID, [][32]byte, error) {
 	ids := make([]format.ID, len(chunks))
+	sums := make([][32]byte, len(chunks))
 	for i, c := range chunks {
 		id, err := parseID(c.GetId(), fmt.Sprintf("chunks[%d].id", i))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sum, err := parseID(c.GetChecksum(), fmt.Sprintf("chunk %s: checksum", id.Short()))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if blake3.Sum256(c.GetEnvelope()) != sum {
-			return nil, fmt.Errorf("%w: chunk %s: checksum does not match the envelope", errBadRequest, id.Short())
+			return nil, nil, fmt.Errorf("%w: chunk %s: checksum does not match the envelope", errBadRequest, id.Short())
 		}
 		if _, err := seal.ParseHeader(c.GetEnvelope()); err != nil {
-			return nil, fmt.Errorf("%w: chunk %s: not a valid envelope: %v", errBadRequest, id.Short(), err)
+			return nil, nil, fmt.Errorf("%w: chunk %s: not a valid envelope: %v", errBadRequest, id.Short(), err)
 		}
-		ids[i] = id
+		ids[i], sums[i] = id, sum
 	}
-	return ids, nil
+	return ids, sums, nil
 }
 
 // Commit commits a snapshot from a header message and a stream of reference
