@@ -94,7 +94,7 @@ func (s *UploadService) FilterMissing(_ context.Context, req *connect.Request[ho
 		}
 		present = append(present, id)
 	}
-	if err := s.pin(repoID, sid, present); err != nil {
+	if err := s.pin(repoID, sid, present, true); err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	return connect.NewResponse(&holdfastv1.FilterMissingResponse{Missing: out}), nil
@@ -136,13 +136,23 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 	}()
 	var resp holdfastv1.PutChunksResponse
 	var storeErr error
+	var lastPinned []format.ID // the IDs of the last message pinned, unsynced
 	for m := range msgs {
 		if storeErr == nil {
 			storeErr = s.storePut(ctx, repoID, sid, m, &resp)
 			if storeErr != nil {
 				cancel() // stop the receiver; drain what it already queued
+			} else {
+				lastPinned = m.ids
 			}
 		}
+	}
+	// Every answer, an error included, promises that the pins committed so
+	// far are durable (SPEC.md §12.6). One synced batch after the last
+	// message makes them all durable at once, instead of one sync per
+	// message.
+	if syncErr := s.syncPins(repoID, sid, lastPinned); syncErr != nil && storeErr == nil {
+		storeErr = syncErr
 	}
 	if storeErr != nil {
 		return nil, toConnect(s.log, op, storeErr)
@@ -224,7 +234,21 @@ func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexke
 			s.metrics.ChunksDeduped.Add(1)
 		}
 	}
-	return s.pin(repoID, sid, m.ids)
+	return s.pin(repoID, sid, m.ids, false) // synced by syncPins before the answer
+}
+
+// syncPins makes a stream's pins durable before its answer: it pins the
+// last message's chunks again, with sync. Pins are plain keys, so pinning
+// twice changes nothing but the sync, and a synced write-ahead log holds
+// every batch committed before it. Under the GC guard like every pin batch
+// (SPEC.md §13.6).
+func (s *UploadService) syncPins(repoID uint32, sid indexkey.SessionID, last []format.ID) error {
+	if len(last) == 0 {
+		return nil
+	}
+	release := s.repo.GCShared(repoID)
+	defer release()
+	return s.pin(repoID, sid, last, true)
 }
 
 // checkChunks validates every chunk of one message and returns their IDs.
