@@ -92,10 +92,13 @@ func (s *Server) renewSession(repoID uint32, sid indexkey.SessionID) (time.Time,
 
 // pin records that session sid relies on chunks ids. It fails with
 // errNoSession if the session ended or expired, in which case nothing is
-// pinned. The batch is synced before the caller answers: a chunk reported
-// present (or acknowledged as uploaded) must stay protected against GC even
-// across a server crash.
-func (s *Server) pin(repoID uint32, sid indexkey.SessionID, ids []format.ID) error {
+// pinned. The pins must be durable before the caller answers: a chunk
+// reported present (or acknowledged as uploaded) must stay protected
+// against GC even across a server crash. With sync the batch is synced
+// (and with it every batch committed before it: the write-ahead log is
+// one sequence); without, the caller must pin again with sync before it
+// answers, as PutChunks does once per stream.
+func (s *Server) pin(repoID uint32, sid indexkey.SessionID, ids []format.ID, sync bool) error {
 	s.sessions.RLock()
 	defer s.sessions.RUnlock()
 	if _, err := s.liveSession(repoID, sid); err != nil {
@@ -109,7 +112,7 @@ func (s *Server) pin(repoID uint32, sid indexkey.SessionID, ids []format.ID) err
 	for _, id := range ids {
 		b.Pin(repoID, sid, id)
 	}
-	return b.Commit(true)
+	return b.Commit(sync)
 }
 
 // endSession deletes a session and all its pins in one batch. Ending a

@@ -94,7 +94,7 @@ func (s *UploadService) FilterMissing(_ context.Context, req *connect.Request[ho
 		}
 		present = append(present, id)
 	}
-	if err := s.pin(repoID, sid, present); err != nil {
+	if err := s.pin(repoID, sid, present, true); err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	return connect.NewResponse(&holdfastv1.FilterMissingResponse{Missing: out}), nil
@@ -136,13 +136,23 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 	}()
 	var resp holdfastv1.PutChunksResponse
 	var storeErr error
+	var lastPinned []format.ID // the IDs of the last message pinned, unsynced
 	for m := range msgs {
 		if storeErr == nil {
 			storeErr = s.storePut(ctx, repoID, sid, m, &resp)
 			if storeErr != nil {
 				cancel() // stop the receiver; drain what it already queued
+			} else {
+				lastPinned = m.ids
 			}
 		}
+	}
+	// Every answer, an error included, promises that the pins committed so
+	// far are durable (SPEC.md §12.6). One synced batch after the last
+	// message makes them all durable at once, instead of one sync per
+	// message.
+	if syncErr := s.syncPins(repoID, sid, lastPinned); syncErr != nil && storeErr == nil {
+		storeErr = syncErr
 	}
 	if storeErr != nil {
 		return nil, toConnect(s.log, op, storeErr)
@@ -169,6 +179,7 @@ const putReadAhead = 1
 type putMsg struct {
 	chunks []*holdfastv1.Chunk
 	ids    []format.ID
+	sums   [][32]byte // the verified checksums, reused as record checksums
 }
 
 // receivePuts reads messages, starting with first, checks each whole and
@@ -181,12 +192,12 @@ func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.Pu
 			(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
 			return fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
 		}
-		ids, err := checkChunks(msg.GetChunks())
+		ids, sums, err := checkChunks(msg.GetChunks())
 		if err != nil {
 			return err
 		}
 		select {
-		case out <- putMsg{chunks: msg.GetChunks(), ids: ids}:
+		case out <- putMsg{chunks: msg.GetChunks(), ids: ids, sums: sums}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -208,7 +219,7 @@ func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexke
 	release := s.repo.GCShared(repoID)
 	defer release()
 	for i, c := range m.chunks {
-		stored, err := s.repo.PutChunk(ctx, repoID, m.ids[i], c.GetEnvelope())
+		stored, err := s.repo.PutChunkSum(ctx, repoID, m.ids[i], c.GetEnvelope(), m.sums[i])
 		if err != nil {
 			return err
 		}
@@ -223,7 +234,21 @@ func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexke
 			s.metrics.ChunksDeduped.Add(1)
 		}
 	}
-	return s.pin(repoID, sid, m.ids)
+	return s.pin(repoID, sid, m.ids, false) // synced by syncPins before the answer
+}
+
+// syncPins makes a stream's pins durable before its answer: it pins the
+// last message's chunks again, with sync. Pins are plain keys, so pinning
+// twice changes nothing but the sync, and a synced write-ahead log holds
+// every batch committed before it. Under the GC guard like every pin batch
+// (SPEC.md §13.6).
+func (s *UploadService) syncPins(repoID uint32, sid indexkey.SessionID, last []format.ID) error {
+	if len(last) == 0 {
+		return nil
+	}
+	release := s.repo.GCShared(repoID)
+	defer release()
+	return s.pin(repoID, sid, last, true)
 }
 
 // checkChunks validates every chunk of one message and returns their IDs.
@@ -231,26 +256,27 @@ func (s *UploadService) storePut(ctx context.Context, repoID uint32, sid indexke
 // envelope lands in a pack; the header check refuses what is not an
 // envelope at all. Neither can prove the envelope belongs to its ID: only
 // the key holder can (SPEC.md §12.3).
-func checkChunks(chunks []*holdfastv1.Chunk) ([]format.ID, error) {
+func checkChunks(chunks []*holdfastv1.Chunk) ([]format.ID, [][32]byte, error) {
 	ids := make([]format.ID, len(chunks))
+	sums := make([][32]byte, len(chunks))
 	for i, c := range chunks {
 		id, err := parseID(c.GetId(), fmt.Sprintf("chunks[%d].id", i))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sum, err := parseID(c.GetChecksum(), fmt.Sprintf("chunk %s: checksum", id.Short()))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if blake3.Sum256(c.GetEnvelope()) != sum {
-			return nil, fmt.Errorf("%w: chunk %s: checksum does not match the envelope", errBadRequest, id.Short())
+			return nil, nil, fmt.Errorf("%w: chunk %s: checksum does not match the envelope", errBadRequest, id.Short())
 		}
 		if _, err := seal.ParseHeader(c.GetEnvelope()); err != nil {
-			return nil, fmt.Errorf("%w: chunk %s: not a valid envelope: %v", errBadRequest, id.Short(), err)
+			return nil, nil, fmt.Errorf("%w: chunk %s: not a valid envelope: %v", errBadRequest, id.Short(), err)
 		}
-		ids[i] = id
+		ids[i], sums[i] = id, sum
 	}
-	return ids, nil
+	return ids, sums, nil
 }
 
 // Commit commits a snapshot from a header message and a stream of reference

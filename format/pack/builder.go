@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/holdfast-backup/holdfast/format"
 )
 
@@ -36,6 +38,12 @@ func (t *table) size() int {
 
 // add validates a record and appends its entry; the caller stores the bytes.
 func (t *table) add(id format.ID, envelope []byte) error {
+	return t.addSum(id, envelope, blake3.Sum256(envelope))
+}
+
+// addSum is add with the envelope's BLAKE3-256 already computed: the
+// record checksum is its first ChecksumSize bytes.
+func (t *table) addSum(id format.ID, envelope []byte, sum [32]byte) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -63,7 +71,7 @@ func (t *table) add(id format.ID, envelope []byte) error {
 		ID:       id,
 		Offset:   t.next,
 		Length:   uint32(len(envelope)),
-		Checksum: ChecksumOf(envelope),
+		Checksum: [ChecksumSize]byte(sum[:ChecksumSize]),
 	})
 	t.next += uint64(len(envelope))
 	return nil
@@ -115,7 +123,17 @@ func (b *Builder) Reset() {
 // ErrEnvelopeSize or ErrFull (wrapped), and after any failure the Builder
 // refuses everything until Reset.
 func (b *Builder) Add(id format.ID, envelope []byte) error {
-	if err := b.t.add(id, envelope); err != nil {
+	return b.AddSum(id, envelope, blake3.Sum256(envelope))
+}
+
+// AddSum is Add for a caller that already holds sum, the unkeyed
+// BLAKE3-256 of envelope (the server checks exactly that hash on every
+// upload, SPEC.md §12.3): the record checksum is its prefix, so the
+// envelope is not hashed a second time. A wrong sum yields a pack whose
+// record fails VerifyRecord on every read, so callers must pass the hash
+// they verified, never one they were merely told.
+func (b *Builder) AddSum(id format.ID, envelope []byte, sum [32]byte) error {
+	if err := b.t.addSum(id, envelope, sum); err != nil {
 		return err
 	}
 	b.buf = append(b.buf, envelope...)
@@ -166,11 +184,15 @@ func (b *Builder) Finish() (data []byte, id format.ID, entries []Entry, err erro
 	return b.buf, IDOf(b.buf), entries, nil
 }
 
-// selfCheck decodes the footer and trailer of a just-built pack and compares
+// selfCheck decodes the header, footer and trailer of a just-built pack and compares
 // them with what the builder meant to write. It catches encoder bugs before
 // a bad pack reaches the stores; records are not re-hashed.
 func selfCheck(data []byte, want []Entry) error {
-	f, err := DecodeFooter(data[len(data)-FooterSize:])
+	err := CheckHeader(data[:HeaderSize])
+	var f Footer
+	if err == nil {
+		f, err = DecodeFooter(data[len(data)-FooterSize:])
+	}
 	if err == nil {
 		var got []Entry
 		got, err = DecodeTrailer(data[f.TrailerOffset:len(data)-FooterSize], f, int64(len(data)))

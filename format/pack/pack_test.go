@@ -359,3 +359,37 @@ func TestCheckHeader(t *testing.T) {
 		mustCorrupt(t, "header", CheckHeader(bad))
 	}
 }
+
+// AddSum with the envelope's hash must build the very pack Add builds: the
+// record checksum is the prefix of that hash, not a different one.
+func TestAddSumMatchesAdd(t *testing.T) {
+	rs := records("add sum", 100, 7, 4096)
+	want, wantID, _ := build(t, rs)
+	b := NewBuilder()
+	for _, r := range rs {
+		if err := b.AddSum(r.id, r.env, blake3.Sum256(r.env)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, id, _, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) || id != wantID {
+		t.Fatal("AddSum built a different pack than Add")
+	}
+	if _, err := Parse(got); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong sum is caught by the record check on read.
+	b.Reset()
+	bad := blake3.Sum256([]byte("something else"))
+	if err := b.AddSum(rs[0].id, rs[0].env, bad); err != nil {
+		t.Fatal(err)
+	}
+	data, _, entries, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCorrupt(t, "record with a wrong sum", VerifyRecord(entries[0], data[entries[0].Offset:entries[0].End()]))
+}

@@ -84,8 +84,16 @@ func TestCompressionDecision(t *testing.T) {
 	enc := encoders.Get().(*zstd.Encoder)
 	defer encoders.Put(enc)
 	all := plaintexts()
-	if worthTrying(enc, all["head 1K of 1M"]) || !worthTrying(enc, all["head 4K of 1M"]) {
+	if worthTrying(enc, all["head 1K of 1M"]) != skip || worthTrying(enc, all["head 4K of 1M"]) == skip {
 		t.Error("sample check does not follow the rule")
+	}
+	// Text saves far more than half in the sample: literals are entropy
+	// coded. Half random, half text saves less: they are not.
+	if got := worthTrying(enc, all["text max chunk"]); got != compress {
+		t.Errorf("text: trial %d, want compress", got)
+	}
+	if got := worthTrying(enc, all["half 1M"]); got != compressRaw {
+		t.Errorf("half compressible: trial %d, want compressRaw", got)
 	}
 	for name, p := range plaintexts() {
 		env, err := s.Seal(nil, TypeData, s.ID(p), p, nil)

@@ -112,8 +112,19 @@ func (s *Sealer) seal(dst []byte, t Type, id format.ID, plaintext, nonce []byte,
 	dst = append(dst, nb[:]...)
 	body := len(dst)
 
-	try := pol == policyZstd || (pol == policyAuto && worthTrying(enc, plaintext))
-	if try {
+	try := skip
+	switch pol {
+	case policyZstd:
+		try = compress
+	case policyAuto:
+		try = worthTrying(enc, plaintext)
+	}
+	if try == compressRaw {
+		raw := rawEncoders.Get().(*zstd.Encoder)
+		defer rawEncoders.Put(raw)
+		enc = raw
+	}
+	if try != skip {
 		dst = enc.EncodeAll(plaintext, dst)
 		if pol == policyZstd || saves(len(dst)-body, len(plaintext), keepMinSavingPct) {
 			h.Compression = Zstd
