@@ -2,7 +2,6 @@ package index
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -71,16 +70,11 @@ func (x *Index) Lookup(repo uint32, ids []format.ID, fn func(i int, loc indexkey
 // scratch is the per-call working memory of Missing and Lookup, pooled so
 // that a call allocates nothing per ID.
 type scratch struct {
-	order []sorted // ids' indexes in key order
-	have  []uint64 // Missing: bit i set when ids[i] is present
-	key   [indexkey.IDKeyLen]byte
-}
-
-// sorted is one element of the sort permutation: the first 8 bytes of the
-// ID (which decide almost every comparison of random IDs) and its index.
-type sorted struct {
-	head uint64
-	i    int
+	order  []sorted // ids' indexes in key order
+	tmp    []sorted // sortIDs' unordered copy
+	counts []int32  // sortIDs' bucket boundaries
+	have   []uint64 // Missing: bit i set when ids[i] is present
+	key    [indexkey.IDKeyLen]byte
 }
 
 func (x *Index) getScratch(n int) *scratch {
@@ -108,19 +102,8 @@ func (x *Index) walk(repo uint32, ids []format.ID, s *scratch,
 	if repo == 0 {
 		return fmt.Errorf("%w: repository ID 0", ErrInvalid)
 	}
+	sortIDs(ids, s)
 	order := s.order
-	for i := range ids {
-		order[i] = sorted{binary.BigEndian.Uint64(ids[i][:8]), i}
-	}
-	slices.SortFunc(order, func(a, b sorted) int {
-		switch {
-		case a.head < b.head:
-			return -1
-		case a.head > b.head:
-			return 1
-		}
-		return bytes.Compare(ids[a.i][8:], ids[b.i][8:])
-	})
 
 	lo, hi := indexkey.RepoPrefix(indexkey.SpaceChunk, repo)
 	it, err := x.db.NewIter(&pebble.IterOptions{
@@ -144,7 +127,8 @@ func (x *Index) walk(repo uint32, ids []format.ID, s *scratch,
 	found := false
 	for n, o := range order {
 		id := &ids[o.i]
-		if n == 0 || *id != ids[order[n-1].i] {
+		// Equal heads are rare, so the whole ID is compared only then.
+		if n == 0 || o.head != order[n-1].head || *id != ids[order[n-1].i] {
 			copy(key[len(lo):], id[:])
 			// The comparer's prefix of a key is the whole key, so
 			// SeekPrefixGE is a point lookup that may skip a table on its

@@ -33,6 +33,8 @@ func main() {
 		verbose  = flag.Bool("v", false, "print Pebble's metrics at the end")
 		present  = flag.Int("present", 50, "percent of each Missing batch that is present (0-100)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the Missing loop to this file")
+		memprof  = flag.String("memprofile", "", "write an allocation profile to this file at the end")
+		floor    = flag.Bool("floor", true, "also time one 4 KiB pread per looked-up ID from the largest table: the cost of a page-cache read, which an exact, disk-backed lookup of a present ID pays at least once")
 	)
 	flag.Parse()
 	if *dir == "" {
@@ -110,7 +112,10 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	var d time.Duration
+	// The lookups run on this goroutine's locked thread, so the thread's
+	// CPU time is the one core's work, whatever else the machine runs.
+	runtime.LockOSThread()
+	var d, cpu time.Duration
 	for r := range *rounds {
 		// Each round uses one of the prepared batches with its present
 		// half redrawn, so the block cache sees new keys every round; only
@@ -123,9 +128,10 @@ func main() {
 				}
 			}
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), threadCPU()
 		m, err := x.Missing(1, ids, missing[:0])
 		d += time.Since(start)
+		cpu += threadCPU() - cpu0
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -134,11 +140,20 @@ func main() {
 		}
 	}
 	pprof.StopCPUProfile()
+	runtime.UnlockOSThread()
 	runtime.GOMAXPROCS(procs)
 	s1, _ := x.Stats()
 	total := *rounds * *batch
 	fmt.Printf("missing: %d calls of %d IDs (%d%% present) in %.2fs = %.0f IDs/s on GOMAXPROCS=1, peak RSS %d MiB\n",
 		*rounds, *batch, *present, d.Seconds(), float64(total)/d.Seconds(), rss.peak()>>20)
+	fmt.Printf("  on-CPU: %.2fs of the lookup thread = %.0f IDs per CPU-second (%.2f µs per ID)\n",
+		cpu.Seconds(), float64(total)/cpu.Seconds(), cpu.Seconds()*1e6/float64(total))
+	if *floor {
+		readFloor(*dir, total)
+	}
+	if *memprof != "" {
+		writeAllocs(*memprof)
+	}
 	fmt.Printf("  block cache: %d hits, %d misses; bloom filter: %d reads avoided, %d not\n",
 		s1.CacheHits-s0.CacheHits, s1.CacheMisses-s0.CacheMisses, s1.FilterHits-s0.FilterHits, s1.FilterMisses-s0.FilterMisses)
 	var ms runtime.MemStats
