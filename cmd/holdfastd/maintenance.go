@@ -33,6 +33,7 @@ Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			setMemoryLimit(cgroupMemoryFiles)
 			dir, r, err := openEngine(cmd.Context(), data, &lf, cmd.Flags().Changed("shards"), log, nil)
 			if err != nil {
 				return err
@@ -79,6 +80,7 @@ Runs offline: stop the server first.`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			setMemoryLimit(cgroupMemoryFiles)
 			dir, err := openDataDir(data)
 			if err != nil {
 				return err

@@ -44,7 +44,12 @@ On first start the data directory is created (mode 0700). Only one holdfastd
 may use a data directory at a time; a second one is refused.
 
 On SIGTERM the server stops accepting connections, lets in-flight requests
-finish (up to 30 s), and exits 0.`,
+finish (up to 30 s), and exits 0.
+
+Memory: in a cgroup with a memory limit (a container, a systemd unit with
+MemoryMax=), the Go runtime is given 90% of it as its soft limit, so the
+garbage collector works harder instead of the kernel killing the server.
+GOMEMLIMIT (e.g. GOMEMLIMIT=400MiB) overrides it.`,
 		Example: `  holdfastd serve
   holdfastd serve --data /var/lib/holdfast --listen 0.0.0.0:8433 \
       --tls-cert server.crt --tls-key server.key`,
@@ -87,6 +92,9 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if msg := setMemoryLimit(cgroupMemoryFiles); msg != "" {
+		log.Info(msg)
+	}
 	metrics := server.NewMetrics()
 	onDamage := func(erasure.Damage) { metrics.ShardDamage.Add(1) }
 	dir, engine, err := openEngine(ctx, opts.data, &opts.layout, explicitShards, log, onDamage)
