@@ -33,17 +33,21 @@
 // default cache; data blocks are read from the OS page cache, which is not
 // the process's memory. Two things outside this package decide how much of
 // that bound shows up as RSS: without cgo, Pebble allocates its cache on
-// the Go heap and the garbage collector lets it double (measured 360 MiB
-// instead of 180 at 10 million chunks: set GOMEMLIMIT); with cgo, glibc's
-// per-thread malloc arenas keep freed blocks (MALLOC_ARENA_MAX=2 trims
-// tens of MiB).
+// the Go heap and the garbage collector lets it double (measured 270 MiB
+// instead of 130 at 10 million chunks; under GOMEMLIMIT=230MiB, 227 MiB,
+// and holdfastd sets such a soft limit from its cgroup's memory limit);
+// with cgo, glibc's per-thread malloc arenas keep freed blocks
+// (MALLOC_ARENA_MAX=2 trims tens of MiB).
 //
 // # Speed
 //
-// Missing costs one bloom-filter probe per level for an absent ID and one
-// data block read for a present one. When the index is much larger than
-// the cache, that read comes from the page cache by pread, which bounds
-// the rate (internal/scalebench measures it).
+// Missing costs one bloom-filter probe per level for an absent ID (about
+// 1 µs at 10 million chunks) and one data block read for a present one.
+// When the index is much larger than the cache, that read comes from the
+// page cache by pread, and the system call alone costs several µs on a
+// virtual machine (internal/scalebench measures both, and a bare pread as
+// the floor). Only keeping every ID in memory would avoid it, and memory
+// must not grow with the chunks.
 //
 // # Neighbours
 //
