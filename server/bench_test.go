@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -17,45 +18,58 @@ import (
 // hold through one PutChunks stream over a loopback socket, into local
 // directory stores (2+1 shards, default pack size), and includes the final
 // flush. The client side (building envelopes, BLAKE3 checksums) runs in the
-// same process on the same cores.
+// same process on the same cores. Messages carry 1 chunk, 7 chunks (just
+// under connect's 8 MiB buffer-recycling limit) or 9 chunks (over it: each
+// message then costs connect a fresh, zeroed, doubling buffer).
 func BenchmarkUploadNewChunks(b *testing.B) {
 	for _, grpc := range []bool{false, true} {
-		b.Run(map[bool]string{false: "connect", true: "grpc"}[grpc], func(b *testing.B) {
-			ctx := context.Background()
-			f := newUpFixture(b, upOptions{local: true, packTarget: repo.DefaultPackTarget})
-			c := f.client(f.backup, grpc)
-			begin, err := c.upload.BeginSession(ctx, connect.NewRequest(&holdfastv1.BeginSessionRequest{Repo: f.repo}))
-			if err != nil {
-				b.Fatal(err)
-			}
-			env := fakeEnvelope(1 << 20)
-			salt := randomID()
-			st := c.upload.PutChunks(ctx)
-			msg := &holdfastv1.PutChunksRequest{Repo: f.repo, SessionId: begin.Msg.SessionId}
-			b.SetBytes(int64(len(env)))
-			b.ResetTimer()
-			for i := range b.N { // not b.Loop: the flush after the loop is timed too
-				binary.BigEndian.PutUint64(env[100:], uint64(i)) // new content each time
-				id := blake3.Sum256(append(salt[:], env[100:108]...))
-				sum := blake3.Sum256(env)
-				msg.Chunks = []*holdfastv1.Chunk{{Id: id[:], Envelope: env, Checksum: sum[:]}}
-				if err := st.Send(msg); err != nil {
-					break
-				}
-				msg = &holdfastv1.PutChunksRequest{}
-			}
-			resp, err := st.CloseAndReceive()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := f.eng.Flush(ctx, f.id); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			if resp.Msg.Stored == 0 || resp.Msg.Duplicates != 0 {
-				b.Fatalf("stored %d, duplicates %d", resp.Msg.Stored, resp.Msg.Duplicates)
-			}
-		})
+		for _, perMsg := range []int{1, 7, 9} {
+			name := fmt.Sprintf("%s/%dMiB-messages", map[bool]string{false: "connect", true: "grpc"}[grpc], perMsg)
+			b.Run(name, func(b *testing.B) { benchmarkUpload(b, grpc, perMsg) })
+		}
+	}
+}
+
+func benchmarkUpload(b *testing.B, grpc bool, perMsg int) {
+	ctx := context.Background()
+	f := newUpFixture(b, upOptions{local: true, packTarget: repo.DefaultPackTarget})
+	c := f.client(f.backup, grpc)
+	begin, err := c.upload.BeginSession(ctx, connect.NewRequest(&holdfastv1.BeginSessionRequest{Repo: f.repo}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	envs := make([][]byte, perMsg)
+	for i := range envs {
+		envs[i] = fakeEnvelope(1 << 20)
+	}
+	salt := randomID()
+	st := c.upload.PutChunks(ctx)
+	msg := &holdfastv1.PutChunksRequest{Repo: f.repo, SessionId: begin.Msg.SessionId}
+	b.SetBytes(int64(perMsg << 20))
+	b.ResetTimer()
+	for i := range b.N { // not b.Loop: the flush after the loop is timed too
+		msg.Chunks = msg.Chunks[:0]
+		for j, env := range envs {
+			binary.BigEndian.PutUint64(env[100:], uint64(i*perMsg+j)) // new content each time
+			id := blake3.Sum256(append(salt[:], env[100:108]...))
+			sum := blake3.Sum256(env)
+			msg.Chunks = append(msg.Chunks, &holdfastv1.Chunk{Id: id[:], Envelope: env, Checksum: sum[:]})
+		}
+		if err := st.Send(msg); err != nil {
+			break
+		}
+		msg = &holdfastv1.PutChunksRequest{Chunks: msg.Chunks[:0]}
+	}
+	resp, err := st.CloseAndReceive()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.eng.Flush(ctx, f.id); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if resp.Msg.Stored == 0 || resp.Msg.Duplicates != 0 {
+		b.Fatalf("stored %d, duplicates %d", resp.Msg.Stored, resp.Msg.Duplicates)
 	}
 }
 
