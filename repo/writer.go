@@ -81,7 +81,7 @@ func (r *Repo) writer(id uint32) (*packWriter, error) {
 	return w, nil
 }
 
-// nextBuilder returns the builder of the pack after a full one: a landed
+// nextBuilder returns a builder for a pack that is starting: a landed
 // pack's builder if one is free, else a new one sized for the target at
 // once. Reuse matters: a fresh 32 MiB buffer per pack costs the kernel
 // 32 MiB of page zeroing each time.
@@ -168,6 +168,11 @@ func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte, sum
 		// may add id meanwhile: look again.
 		w.sealLocked(ctx)
 	}
+	if w.builder.Count() == 0 && w.builder.Cap() < w.r.cfg.PackTarget {
+		// A pack starts here: take a buffer of the full size now rather
+		// than grow one by doubling (which copies the pack twice).
+		w.builder = w.nextBuilder()
+	}
 	if err := w.builder.AddSum(id, envelope, sum); err != nil {
 		w.builder.Reset()
 		return false, fmt.Errorf("chunk %s: %w", id.Short(), err)
@@ -250,7 +255,10 @@ func (w *packWriter) sealLocked(ctx context.Context) {
 	}
 	f := &flight{b: w.builder, done: make(chan struct{})}
 	w.inflight = append(w.inflight, f)
-	w.builder = w.nextBuilder()
+	// The next pack takes a full-size buffer at its first chunk (put), not
+	// here: a repository that goes idle after this flush keeps no pack
+	// buffer, however many repositories the server holds.
+	w.builder = pack.NewBuilder()
 	// The flight belongs to every session whose chunks it carries, so the
 	// caller's cancellation must not abort it.
 	go w.land(context.WithoutCancel(ctx), f)

@@ -150,6 +150,10 @@ func (b *Builder) Grow(n int) {
 	}
 }
 
+// Cap returns how many bytes of pack the Builder's buffer holds without
+// reallocating.
+func (b *Builder) Cap() int { return cap(b.buf) }
+
 // Has reports whether id was added to the pack under construction.
 func (b *Builder) Has(id format.ID) bool {
 	_, ok := b.t.seen[id]
