@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -160,4 +161,31 @@ func TestBackupUnchangedXattrs(t *testing.T) {
 			t.Errorf("backup %d, nothing changed: %+v", i+1, sum)
 		}
 	}
+}
+
+// TestBackupScanAhead: a directory with more entries than the scanner may
+// list ahead, holding a subdirectory, backs up (the walker holds the big
+// listing while it waits for the subdirectory's), and so do many small
+// directories that fill the look-ahead.
+func TestBackupScanAhead(t *testing.T) {
+	old := bkScanAhead
+	bkScanAhead = 8
+	t.Cleanup(func() { bkScanAhead = old })
+	srv := newBkServer(t)
+	r := srv.initRepo(t, "scan-ahead", bkTestParams)
+	dir := t.TempDir()
+	for i := range 20 {
+		bkWrite(t, filepath.Join(dir, "big", fmt.Sprintf("f%02d", i)), []byte{byte(i)})
+	}
+	bkWrite(t, filepath.Join(dir, "big", "m-sub", "deep", "leaf"), []byte("leaf"))
+	for i := range 30 {
+		bkWrite(t, filepath.Join(dir, "many", fmt.Sprintf("d%02d", i), "f"), []byte{byte(i)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := r.Backup(ctx, BackupOptions{Paths: []string{dir}, Host: "h", NoCache: true})
+	if err != nil || len(sum.Errors) != 0 || sum.FilesNew != 20+1+30 {
+		t.Fatalf("backup: %+v, %v", sum, err)
+	}
+	bkCheckTree(t, r, bkHeader(t, r, sum.SnapshotID).Header.Root, dir)
 }

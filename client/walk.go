@@ -120,7 +120,6 @@ func (w *backupWalker) dir(abs, rel string, prevEntry *tree.Entry) ([]tree.Exten
 		return nil, nil, w.scanErr(err)
 	}
 	if l.err != nil {
-		w.scanner.release(l)
 		return nil, nil, bkSkip{l.err}
 	}
 	exts, err := w.build(rel, prevEntry, l)
@@ -169,10 +168,8 @@ func (w *backupWalker) skip(p string, err error) {
 	w.errs = append(w.errs, FileError{Path: p, Err: err})
 }
 
-// build makes the tree of one directory from its listing, and releases
-// the listing's share of the scanner's look-ahead.
+// build makes the tree of one directory from its listing.
 func (w *backupWalker) build(rel string, prevEntry *tree.Entry, l *bkListing) ([]tree.Extent, error) {
-	defer w.scanner.release(l)
 	prev, err := w.prev.dir(w.ctx, rel, prevEntry)
 	if err != nil {
 		if w.ctx.Err() != nil {

@@ -13,8 +13,9 @@ import (
 )
 
 // bkScanAhead bounds how far the scanner runs ahead of the walker, in
-// entries listed but not yet built into a tree (about 300 bytes each).
-const bkScanAhead = 1 << 15
+// entries of listings sent but not yet taken (about 300 bytes each). A
+// var for tests.
+var bkScanAhead int64 = 1 << 15
 
 // bkScanner lists and lstats the tree to back up on its own goroutine, in
 // the walker's order (depth first, names sorted, directories in the order
@@ -33,7 +34,7 @@ type bkScanner struct {
 	cancel context.CancelFunc
 	plan   *backupPlan
 	out    chan *bkListing
-	ahead  *bkBudget // entries sent and not yet released by the walker
+	ahead  *bkBudget // entries of listings sent and not yet taken
 	done   sync.WaitGroup
 }
 
@@ -89,7 +90,10 @@ func (s *bkScanner) stop() {
 var errBkScanOrder = errors.New("internal error: the walk and the scan disagree on the order of directories")
 
 // next returns the listing of the directory abs, which must be the next
-// one the scan reached.
+// one the scan reached. The listing's share of the look-ahead is returned
+// at once: the walker holds the listings of the directories on its path
+// (as it always did), which must not stop the scanner from sending the
+// next one.
 func (s *bkScanner) next(abs string) (*bkListing, error) {
 	select {
 	case l, ok := <-s.out:
@@ -99,6 +103,7 @@ func (s *bkScanner) next(abs string) (*bkListing, error) {
 			}
 			return nil, errBkScanOrder
 		}
+		s.ahead.release(l.cost)
 		if l.abs != abs {
 			return nil, fmt.Errorf("%w: got %q, want %q", errBkScanOrder, l.abs, abs)
 		}
@@ -107,10 +112,6 @@ func (s *bkScanner) next(abs string) (*bkListing, error) {
 		return nil, s.ctx.Err()
 	}
 }
-
-// release returns a listing's share of the look-ahead once the walker is
-// done with it.
-func (s *bkScanner) release(l *bkListing) { s.ahead.release(l.cost) }
 
 func (s *bkScanner) send(l *bkListing) bool {
 	l.cost = int64(len(l.entries)) + 1
