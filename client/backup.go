@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/holdfast-backup/holdfast/format"
+	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/snapshot"
 	"github.com/holdfast-backup/holdfast/format/tree"
 )
@@ -222,35 +223,80 @@ func (p *backupPlan) childPath(abs, rel, name string) string {
 // nothing. See SPEC.md §12.7 for the pipeline, its memory bound and the
 // local cache.
 func (r *Repository) Backup(ctx context.Context, opts BackupOptions) (*BackupSummary, error) {
+	return backup(ctx, r.Conn, func() (*Repository, error) { return r, nil }, opts)
+}
+
+// Backup is [Repository.Backup] on a repository whose keys are still being
+// unwrapped: what needs no key (listing the snapshots, the upload session,
+// pinning the parent's chunks, listing and lstat'ing the files) runs
+// meanwhile, and it waits for the keys before it compares a file with the
+// parent or hashes a chunk. A wrong password is returned as from Open,
+// before anything is uploaded or committed; it takes precedence over
+// errors of the work done meanwhile.
+func (u *Unlocking) Backup(ctx context.Context, opts BackupOptions) (*BackupSummary, error) {
+	return backup(ctx, u.Conn, u.Wait, opts)
+}
+
+func backup(ctx context.Context, c *Conn, unlock func() (*Repository, error), opts BackupOptions) (*BackupSummary, error) {
 	start := time.Now()
+	// before reports an error of the work done before the keys: the
+	// unwrap's, if that failed too.
+	before := func(err error) error {
+		if _, kerr := unlock(); kerr != nil {
+			return kerr
+		}
+		return err
+	}
 	plan, err := planBackup(opts)
 	if err != nil {
-		return nil, err
-	}
-	parent, err := r.backupParent(ctx, plan, opts.Parent)
-	if err != nil {
-		return nil, err
+		return nil, before(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sess, err := r.beginSession(ctx)
+	scan := startScan(ctx, plan)
+	defer scan.stop()
+	listed, err := c.listRawSnapshots(ctx)
+	if err != nil {
+		return nil, before(err)
+	}
+	sess, err := c.beginSession(ctx)
+	if err != nil {
+		return nil, before(err)
+	}
+	defer sess.end()
+	// Pin the parent the headers name while the keys are unwrapped; the
+	// choice is made again from verified headers below.
+	pin := sess.startPin(ctx, bkPickUnverified(listed, plan, opts.Parent))
+	defer func() {
+		cancel() // a pin still running stops before the session ends
+		pin.wait()
+	}()
+
+	r, err := unlock()
 	if err != nil {
 		return nil, err
 	}
-	defer sess.end()
+	all, err := r.verifySnapshots(listed, func(err error) error { return err })
+	if err != nil {
+		return nil, err
+	}
+	parent, err := backupParent(all, plan, opts.Parent)
+	if err != nil {
+		return nil, err
+	}
+	known, err := pin.result(parent)
+	if err != nil {
+		return nil, err
+	}
 
 	pipe := newBackupPipe(ctx, r, sess, opts.Workers)
 	defer pipe.stop()
-	if parent != nil {
-		if err := pipe.pinParent(parent.ID); err != nil {
-			return nil, err
-		}
-	}
+	pipe.known = known
 	cache := newTreeCache(r, opts, plan)
 	prev, from := cache.previous(ctx, r, parent)
 	defer prev.close()
 
-	w := newBackupWalker(pipe, plan, prev, cache)
+	w := newBackupWalker(pipe, plan, scan, prev, cache)
 	stopProgress := w.startProgress(opts, start)
 	rootExts, werr := w.run()
 	perr := pipe.finish()
@@ -276,7 +322,7 @@ func (r *Repository) Backup(ctx context.Context, opts BackupOptions) (*BackupSum
 	if parent != nil {
 		h.Parent = parent.ID
 	}
-	id, err := sess.commit(ctx, h, w.sortedRefs())
+	id, err := sess.commit(ctx, r.Keys.MAC, h, w.sortedRefs())
 	if err != nil {
 		cache.discard()
 		return nil, err
@@ -339,19 +385,15 @@ func bkRootPaths(p *backupPlan) []string {
 	return out
 }
 
-// backupParent picks the parent: the snapshot named by ref, or else the
-// newest one of the same host and source.
-func (r *Repository) backupParent(ctx context.Context, p *backupPlan, ref string) (*Snapshot, error) {
+// backupParent picks the parent among the verified snapshots: the one
+// named by ref, or else the newest one of the same host and source.
+func backupParent(all []Snapshot, p *backupPlan, ref string) (*Snapshot, error) {
 	if ref != "" {
-		s, err := r.Resolve(ctx, ref)
+		s, err := resolveIn(all, ref)
 		if err != nil {
 			return nil, fmt.Errorf("parent: %w", err)
 		}
 		return &s, nil
-	}
-	all, err := r.Snapshots(ctx)
-	if err != nil {
-		return nil, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
 		h := all[i].Header
@@ -360,6 +402,21 @@ func (r *Repository) backupParent(ctx context.Context, p *backupPlan, ref string
 		}
 	}
 	return nil, nil
+}
+
+// bkPickUnverified is backupParent over headers whose MACs are not yet
+// verified (those that do not decode are passed over): the snapshot to pin
+// while the keys are unwrapped, or nil.
+func bkPickUnverified(listed []*holdfastv1.Snapshot, p *backupPlan, ref string) *Snapshot {
+	all := make([]Snapshot, 0, len(listed))
+	for _, s := range listed {
+		if snap, err := decodeSnapshot(s); err == nil {
+			all = append(all, snap)
+		}
+	}
+	sortOldestFirst(all)
+	parent, _ := backupParent(all, p, ref)
+	return parent
 }
 
 func bkFirstError(errs ...error) error {

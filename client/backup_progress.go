@@ -87,7 +87,7 @@ func (w *backupWalker) scan(ctx context.Context, files, bytes *atomic.Uint64) {
 		names, _ := f.Readdirnames(-1)
 		f.Close()
 		for _, name := range names {
-			if r := path.Join(rel, name); !w.excluded(r, name) {
+			if r := path.Join(rel, name); !w.plan.excluded(r, name) {
 				visit(w.plan.childPath(abs, rel, name), r)
 			}
 		}

@@ -20,7 +20,7 @@ const bkRefsPerCommit = 10000
 // uploadSession is one upload session on the server, kept alive by a
 // goroutine until it is committed or ended.
 type uploadSession struct {
-	r         *Repository
+	c         *Conn
 	id        []byte
 	stopAlive context.CancelFunc
 	alive     sync.WaitGroup
@@ -29,12 +29,12 @@ type uploadSession struct {
 
 // beginSession opens a session. A role that cannot upload is refused here,
 // before any file is read.
-func (r *Repository) beginSession(ctx context.Context) (*uploadSession, error) {
-	resp, err := r.Upload.BeginSession(ctx, connect.NewRequest(&holdfastv1.BeginSessionRequest{Repo: r.Repo()}))
+func (c *Conn) beginSession(ctx context.Context) (*uploadSession, error) {
+	resp, err := c.Upload.BeginSession(ctx, connect.NewRequest(&holdfastv1.BeginSessionRequest{Repo: c.Repo()}))
 	if err != nil {
 		return nil, fromRPC("begin upload session", err)
 	}
-	s := &uploadSession{r: r, id: resp.Msg.SessionId}
+	s := &uploadSession{c: c, id: resp.Msg.SessionId}
 	// Renew at a third of the lease, so two renewals may fail before it ends.
 	every := time.Until(time.Unix(0, resp.Msg.LeaseUntilUnixNano)) / 3
 	every = max(every, time.Second)
@@ -50,7 +50,7 @@ func (r *Repository) beginSession(ctx context.Context) (*uploadSession, error) {
 			case <-t.C:
 				// A failure is not fatal here: if the lease really ended,
 				// the next FilterMissing, PutChunks or Commit says so.
-				_, _ = r.Upload.KeepAlive(actx, connect.NewRequest(&holdfastv1.KeepAliveRequest{Repo: r.Repo(), SessionId: s.id}))
+				_, _ = c.Upload.KeepAlive(actx, connect.NewRequest(&holdfastv1.KeepAliveRequest{Repo: c.Repo(), SessionId: s.id}))
 			}
 		}
 	})
@@ -67,12 +67,12 @@ func (s *uploadSession) end() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _ = s.r.Upload.Abort(ctx, connect.NewRequest(&holdfastv1.AbortRequest{Repo: s.r.Repo(), SessionId: s.id}))
+	_, _ = s.c.Upload.Abort(ctx, connect.NewRequest(&holdfastv1.AbortRequest{Repo: s.c.Repo(), SessionId: s.id}))
 }
 
 // commit completes h with the reference list (refs sorted and unique),
-// signs it and commits it. It returns the snapshot ID.
-func (s *uploadSession) commit(ctx context.Context, h *snapshot.Header, refs []format.ID) (format.ID, error) {
+// signs it with macKey and commits it. It returns the snapshot ID.
+func (s *uploadSession) commit(ctx context.Context, macKey [32]byte, h *snapshot.Header, refs []format.ID) (format.ID, error) {
 	var err error
 	h.RefCount = uint64(len(refs))
 	if h.RefsHash, err = snapshot.RefsHash(refs); err != nil {
@@ -81,13 +81,13 @@ func (s *uploadSession) commit(ctx context.Context, h *snapshot.Header, refs []f
 	if err := h.Validate(); err != nil {
 		return format.ID{}, fmt.Errorf("snapshot header: %w", err)
 	}
-	h.Sign(s.r.Keys.MAC)
+	h.Sign(macKey)
 	enc := h.Encode()
 	want := h.ID()
 
-	stream := s.r.Upload.Commit(ctx)
+	stream := s.c.Upload.Commit(ctx)
 	sendErr := stream.Send(&holdfastv1.CommitRequest{Msg: &holdfastv1.CommitRequest_Header{Header: &holdfastv1.CommitHeader{
-		Repo: s.r.Repo(), SessionId: s.id, Header: enc,
+		Repo: s.c.Repo(), SessionId: s.id, Header: enc,
 	}}})
 	for i := 0; sendErr == nil && i < len(refs); i += bkRefsPerCommit {
 		batch := refs[i:min(i+bkRefsPerCommit, len(refs))]

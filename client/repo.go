@@ -71,6 +71,36 @@ func Init(ctx context.Context, c *Conn, password []byte, opts InitOptions) (*Rep
 // Open unwraps the repository's keys with password: it tries every key file
 // the server holds until one opens.
 func Open(ctx context.Context, c *Conn, password []byte) (*Repository, error) {
+	u, err := StartOpen(ctx, c, password)
+	if err != nil {
+		return nil, err
+	}
+	return u.Wait()
+}
+
+// Unlocking is a repository whose key files are being unwrapped on another
+// goroutine. Argon2id (keys.DefaultKDF) costs a noticeable share of a short
+// command, so work that needs no key (listing snapshots, opening an upload
+// session, pinning the parent's chunks, listing the files to back up) can
+// run meanwhile; [Unlocking.Wait] joins it where a key is first needed.
+// The KDF is the same as Open's and the keys never touch the disk.
+type Unlocking struct {
+	*Conn
+	done chan struct{}
+	repo *Repository
+	err  error
+}
+
+// openHooks let tests hold the unwrap back, to check what runs before it
+// ends. Nil in production.
+var openHooks struct {
+	beforeUnwrap func()
+}
+
+// StartOpen lists the repository's key files, so that a refused token or
+// a repository without keys is reported at once, and starts unwrapping
+// them with password in the background. ctx bounds the listing only.
+func StartOpen(ctx context.Context, c *Conn, password []byte) (*Unlocking, error) {
 	list, err := c.Repos.ListKeyFiles(ctx, connect.NewRequest(&holdfastv1.ListKeyFilesRequest{Repo: c.Repo()}))
 	if err != nil {
 		return nil, fromRPC("list key files", err)
@@ -78,8 +108,29 @@ func Open(ctx context.Context, c *Conn, password []byte) (*Repository, error) {
 	if len(list.Msg.KeyFiles) == 0 {
 		return nil, fmt.Errorf("open %s: %w", c.Repo(), ErrNotInitialized)
 	}
+	u := &Unlocking{Conn: c, done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		if h := openHooks.beforeUnwrap; h != nil {
+			h()
+		}
+		u.repo, u.err = unwrapAny(c, list.Msg.KeyFiles, password)
+	}()
+	return u, nil
+}
+
+// Wait returns the opened repository once the unwrap is done, or
+// ErrWrongPassword (wrapped) when no key file opens with the password.
+// It may be called any number of times, from any goroutine.
+func (u *Unlocking) Wait() (*Repository, error) {
+	<-u.done
+	return u.repo, u.err
+}
+
+// unwrapAny tries every key file until one opens with password.
+func unwrapAny(c *Conn, files []*holdfastv1.KeyFile, password []byte) (*Repository, error) {
 	var damaged error
-	for _, kf := range list.Msg.KeyFiles {
+	for _, kf := range files {
 		m, _, err := keys.Unwrap(kf.KeyFile, password)
 		if err == nil {
 			return newRepository(c, m), nil

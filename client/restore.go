@@ -98,6 +98,7 @@ func (r *Repository) Restore(ctx context.Context, snap Snapshot, opts RestoreOpt
 		r: r, ctx: ctx, cancel: cancel, opts: opts, filter: filter,
 		top:    top,
 		asRoot: os.Geteuid() == 0,
+		self:   rsOwner{uid: uint32(os.Geteuid()), gid: uint32(os.Getegid()), known: true},
 		groups: map[uint64]rsLinkHead{},
 		jobs:   make(chan *rsJob, 256),
 	}
@@ -110,6 +111,9 @@ func (r *Repository) Restore(ctx context.Context, snap Snapshot, opts RestoreOpt
 	go func() { defer wg.Done(); rs.dispatch() }()
 
 	root := &rsDir{root: top, rel: "", keep: true, fresh: emptyDir(opts.Target)}
+	if fi, err := top.Stat("."); err == nil {
+		root.owner = ownerOf(fi)
+	}
 	root.refs.Store(1)
 	werr := rs.restoreDir(root, snap.Header.Root, "", filter.all(), 0)
 	rs.trees.close()
@@ -144,6 +148,7 @@ type restorer struct {
 	filter *includeFilter
 	top    *os.Root
 	asRoot bool
+	self   rsOwner // who owns what this process creates (in a directory of its group)
 	reader *ChunkReader
 	trees  *treePrefetcher
 	jobs   chan *rsJob // files whose chunks are queued, in order
@@ -170,8 +175,9 @@ type rsLink struct{ from, to string }
 
 // rsDirMeta is what a directory's metadata needs, kept until the end.
 type rsDirMeta struct {
-	rel string
-	e   *tree.Entry // Subtree dropped
+	rel   string
+	e     *tree.Entry // Subtree dropped
+	owner rsOwner     // its owner when restore opened it
 }
 
 func (rs *restorer) fail(err error) {
@@ -261,7 +267,7 @@ func (rs *restorer) restoreEntry(d *rsDir, e *tree.Entry, p string, inside bool,
 		}
 		meta := *e
 		meta.Subtree = nil
-		rs.dirs = append(rs.dirs, rsDirMeta{rel: p, e: &meta})
+		rs.dirs = append(rs.dirs, rsDirMeta{rel: p, e: &meta, owner: child.owner})
 		rs.count(func(r *RestoreResult) { r.Dirs++ })
 		err = rs.restoreDir(child, e.Subtree, p, inside, depth+1)
 		child.unref()

@@ -151,7 +151,7 @@ func (rs *restorer) resume(d *rsDir, e *tree.Entry, p string, fi fs.FileInfo) (f
 		return nil, 0, false, fmt.Errorf("/%s: check existing file: %w", p, err)
 	}
 	if n == len(e.Content) && uint64(st.Size()) == e.Size {
-		if err := rs.fileMeta(rf, e, p); err != nil {
+		if err := rs.fileMeta(rf, e, p, ownerOf(st)); err != nil {
 			return nil, 0, false, err
 		}
 		rs.count(func(r *RestoreResult) { r.FilesSkipped++ })
@@ -348,7 +348,11 @@ func (rs *restorer) finishFile(job *rsJob) {
 		}
 	}
 	if err == nil {
-		err = rs.fileMeta(f, job.e, job.rel)
+		cur := rsOwner{} // a kept file: chown it
+		if job.create {
+			cur = rs.newFileOwner(job.dir)
+		}
+		err = rs.fileMeta(f, job.e, job.rel, cur)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("/%s: %w", job.rel, cerr)

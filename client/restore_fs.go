@@ -31,6 +31,7 @@ type rsDir struct {
 	rel   string
 	keep  bool // the target itself: Restore closes it
 	fresh bool // created empty by this restore: nothing to check or clear in it
+	owner rsOwner
 	refs  atomic.Int32
 
 	mu sync.Mutex
@@ -119,7 +120,7 @@ func (rs *restorer) makeDir(d *rsDir, name, p string) (*rsDir, error) {
 		root.Close()
 		return nil, fmt.Errorf("/%s: %w", p, err)
 	}
-	child := &rsDir{root: root, rel: p, fresh: fresh}
+	child := &rsDir{root: root, rel: p, fresh: fresh, owner: ownerOf(after)}
 	child.refs.Store(1)
 	return child, nil
 }
@@ -215,9 +216,26 @@ func (rs *restorer) nodeMeta(d *rsDir, e *tree.Entry, p string) error {
 	return nil
 }
 
-// fileMeta applies metadata to an open file or directory.
-func (rs *restorer) fileMeta(f *os.File, e *tree.Entry, p string) error {
-	if rs.asRoot {
+// rsOwner is the owner a file or directory has, when known.
+type rsOwner struct {
+	uid, gid uint32
+	known    bool
+}
+
+// newFileOwner is the owner of a file this process creates in d: its own
+// user, and its group, or d's where d passes its group on (setgid, or
+// mounted grpid); unknown unless the two groups agree.
+func (rs *restorer) newFileOwner(d *rsDir) rsOwner {
+	if !d.owner.known || d.owner.gid != rs.self.gid {
+		return rsOwner{}
+	}
+	return rs.self
+}
+
+// fileMeta applies metadata to an open file or directory whose owner is
+// cur (if known): a chown to the owner it already has is left out.
+func (rs *restorer) fileMeta(f *os.File, e *tree.Entry, p string, cur rsOwner) error {
+	if rs.asRoot && (!cur.known || cur.uid != e.UID || cur.gid != e.GID) {
 		if err := f.Chown(int(e.UID), int(e.GID)); err != nil {
 			if !isPermission(err) {
 				return fmt.Errorf("/%s: chown: %w", p, err)
@@ -316,7 +334,7 @@ func (rs *restorer) finishDirs() error {
 		if err != nil {
 			return fmt.Errorf("/%s: open directory: %w", dm.rel, err)
 		}
-		err = rs.fileMeta(f, dm.e, dm.rel)
+		err = rs.fileMeta(f, dm.e, dm.rel, dm.owner)
 		f.Close()
 		if err != nil {
 			return err

@@ -136,6 +136,14 @@ func sysNextHole(f *os.File, off int64) (int64, error) {
 	return pos, err
 }
 
+// ownerOf returns the owner in fi.
+func ownerOf(fi os.FileInfo) rsOwner {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return rsOwner{uid: st.Uid, gid: st.Gid, known: true}
+	}
+	return rsOwner{}
+}
+
 // statNlink returns a file's link count.
 func statNlink(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

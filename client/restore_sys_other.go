@@ -30,5 +30,6 @@ func sysNextHole(f *os.File, _ int64) (int64, error) {
 	return st.Size(), nil
 }
 func statNlink(os.FileInfo) uint64 { return 1 }
+func ownerOf(os.FileInfo) rsOwner  { return rsOwner{} }
 func isPermission(err error) bool  { return errors.Is(err, os.ErrPermission) }
 func isUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }

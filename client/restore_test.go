@@ -181,6 +181,40 @@ func TestRestoreBitExact(t *testing.T) {
 	rsCheck(t, target, nodes, map[uint64]uint64{})
 }
 
+// TestRestoreOwnerSetgid: restore leaves out a chown only when the file
+// already has the owner, so as root into a setgid directory of another
+// group (whose files take that group) root-owned entries still end up
+// root's, and entries of other owners get theirs.
+func TestRestoreOwnerSetgid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: needs root to own files as others")
+	}
+	s := newRSServer(t)
+	r := s.initRepo(t)
+	other := rsFile("other", 0o644, rsData([]byte("other")))
+	other.uid, other.gid = 1234, 5678
+	nodes := []*rsNode{
+		rsFile("mine", 0o644, rsData([]byte("mine"))),
+		other,
+		rsDirOf("sub", 0o755, rsFile("inner", 0o600, rsData([]byte("inner")))),
+	}
+	snap := rsSnapshot(t, r, nodes...)
+	target := filepath.Join(t.TempDir(), "target")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(target, 0, 4321); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, 0o755|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Restore(context.Background(), snap, RestoreOptions{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	rsCheck(t, target, nodes, map[uint64]uint64{})
+}
+
 func TestRestoreInclude(t *testing.T) {
 	s := newRSServer(t)
 	r := s.initRepo(t)

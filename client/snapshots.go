@@ -35,31 +35,48 @@ func (r *Repository) Snapshots(ctx context.Context) ([]Snapshot, error) {
 // stops the listing, returning nil skips that snapshot (verify reports it
 // as a problem and goes on).
 func (r *Repository) listSnapshots(ctx context.Context, onBad func(error) error) ([]Snapshot, error) {
-	var out []Snapshot
+	raw, err := r.Conn.listRawSnapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.verifySnapshots(raw, onBad)
+}
+
+// verifySnapshots verifies the headers of a listing, like listSnapshots.
+func (r *Repository) verifySnapshots(raw []*holdfastv1.Snapshot, onBad func(error) error) ([]Snapshot, error) {
+	out := make([]Snapshot, 0, len(raw))
+	for _, s := range raw {
+		snap, err := r.verifySnapshot(s)
+		if err != nil {
+			if err := onBad(err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, snap)
+	}
+	sortOldestFirst(out)
+	return out, nil
+}
+
+// listRawSnapshots returns the server's listing of every snapshot, all
+// pages, as sent: nothing is verified (that needs the key, see
+// verifySnapshots).
+func (c *Conn) listRawSnapshots(ctx context.Context) ([]*holdfastv1.Snapshot, error) {
+	var out []*holdfastv1.Snapshot
 	var token []byte
 	for {
-		resp, err := r.Conn.Snapshots.ListSnapshots(ctx, connect.NewRequest(&holdfastv1.ListSnapshotsRequest{
-			Repo: r.Repo(), PageToken: token,
+		resp, err := c.Snapshots.ListSnapshots(ctx, connect.NewRequest(&holdfastv1.ListSnapshotsRequest{
+			Repo: c.Repo(), PageToken: token,
 		}))
 		if err != nil {
 			return nil, fromRPC("list snapshots", err)
 		}
-		for _, s := range resp.Msg.Snapshots {
-			snap, err := r.verifySnapshot(s)
-			if err != nil {
-				if err := onBad(err); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			out = append(out, snap)
-		}
+		out = append(out, resp.Msg.Snapshots...)
 		if token = resp.Msg.NextPageToken; len(token) == 0 {
-			break
+			return out, nil
 		}
 	}
-	sortOldestFirst(out)
-	return out, nil
 }
 
 // sortOldestFirst orders snapshots by header time, then ID.
@@ -76,13 +93,23 @@ func sortOldestFirst(out []Snapshot) {
 }
 
 func (r *Repository) verifySnapshot(s *holdfastv1.Snapshot) (Snapshot, error) {
+	return checkSnapshot(s, &r.Keys.MAC)
+}
+
+// decodeSnapshot decodes a listed snapshot and checks that its header
+// hashes to its ID, without the key: its MAC is not checked.
+func decodeSnapshot(s *holdfastv1.Snapshot) (Snapshot, error) { return checkSnapshot(s, nil) }
+
+// checkSnapshot decodes s and checks its header's MAC (unless macKey is
+// nil) and that the header hashes to its ID.
+func checkSnapshot(s *holdfastv1.Snapshot, macKey *[32]byte) (Snapshot, error) {
 	id, err := format.IDFromBytes(s.Id)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("server sent a malformed snapshot ID: %w", err)
 	}
 	h, err := snapshot.Decode(s.Header)
-	if err == nil {
-		err = h.Verify(r.Keys.MAC)
+	if err == nil && macKey != nil {
+		err = h.Verify(*macKey)
 	}
 	if err == nil && h.ID() != id {
 		err = format.Corruptf("header does not hash to its ID")

@@ -24,7 +24,8 @@ import (
 //
 // with at most bkMaxWorkers workers: about 128 MiB with the default chunker
 // parameters and 2 cores, 300 MiB with 8. Metadata comes on top: the
-// listings of the directories on the current path, the reference set
+// listings of the directories on the current path, the scanner's
+// look-ahead (bkScanAhead entries), the reference set
 // (32 bytes per chunk, twice while sorting), the in-run dedup set (about
 // 60 bytes per new chunk) and the parent's present chunk IDs (32 bytes
 // each). SPEC.md (client backup) states the same bound.
@@ -272,8 +273,8 @@ func (p *backupPipe) filterMissing(items []*bkChunk) ([]bool, error) {
 
 // filterMissing calls FilterMissing for at most bkMaxFilterIDs IDs.
 func (s *uploadSession) filterMissing(ctx context.Context, ids [][]byte) ([]bool, error) {
-	resp, err := s.r.Upload.FilterMissing(ctx, connect.NewRequest(&holdfastv1.FilterMissingRequest{
-		Repo: s.r.Repo(), SessionId: s.id, Ids: ids,
+	resp, err := s.c.Upload.FilterMissing(ctx, connect.NewRequest(&holdfastv1.FilterMissingRequest{
+		Repo: s.c.Repo(), SessionId: s.id, Ids: ids,
 	}))
 	if err != nil {
 		return nil, fromRPC("filter missing chunks", err)

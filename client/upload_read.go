@@ -22,6 +22,7 @@ var errBkChanged = errors.New("changed while being read (twice); stored the seco
 var backupHooks struct {
 	open      func(path string) error        // called before open; an error fails it
 	afterRead func(path string, attempt int) // called after reading, before the check
+	scanned   func()                         // called when the scanner has listed every directory
 }
 
 // bkFileJob is one regular file for the readers. The walker fills path and

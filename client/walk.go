@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -18,19 +17,21 @@ import (
 	"github.com/holdfast-backup/holdfast/format/tree"
 )
 
-// backupWalker walks the paths depth first, names sorted, and builds one
-// tree per directory. It runs on one goroutine: it lstats entries, reads
-// xattrs and symlinks, and hands regular files that need reading to the
-// pipeline's readers, then waits for them when the directory is complete,
-// encodes its tree, chunks and offers it, and returns the tree's extents
-// to the parent.
+// backupWalker builds one tree per directory, depth first, names sorted,
+// from the listings the scanner (bkScanner) hands it. It runs on one
+// goroutine: it compares each entry with the previous snapshot, reads
+// xattrs where they may have changed, and hands regular files that need
+// reading to the pipeline's readers, then waits for them when the
+// directory is complete, encodes its tree, chunks and offers it, and
+// returns the tree's extents to the parent.
 type backupWalker struct {
-	ctx   context.Context
-	pipe  *backupPipe
-	plan  *backupPlan
-	prev  bkPrev
-	cache *bkTreeCache
-	names bkNames
+	ctx     context.Context
+	pipe    *backupPipe
+	plan    *backupPlan
+	scanner *bkScanner
+	prev    bkPrev
+	cache   *bkTreeCache
+	names   bkNames
 
 	links     map[bkDevIno]*bkLink
 	nextGroup uint64
@@ -74,9 +75,9 @@ type bkSkip struct{ err error }
 
 func (s bkSkip) Error() string { return s.err.Error() }
 
-func newBackupWalker(pipe *backupPipe, plan *backupPlan, prev bkPrev, cache *bkTreeCache) *backupWalker {
+func newBackupWalker(pipe *backupPipe, plan *backupPlan, scan *bkScanner, prev bkPrev, cache *bkTreeCache) *backupWalker {
 	return &backupWalker{
-		ctx: pipe.ctx, pipe: pipe, plan: plan, prev: prev, cache: cache,
+		ctx: pipe.ctx, pipe: pipe, plan: plan, scanner: scan, prev: prev, cache: cache,
 		links: map[bkDevIno]*bkLink{}, compactAt: 1 << 16,
 	}
 }
@@ -84,7 +85,7 @@ func newBackupWalker(pipe *backupPipe, plan *backupPlan, prev bkPrev, cache *bkT
 // run walks every root and returns the root tree's extents.
 func (w *backupWalker) run() ([]tree.Extent, error) {
 	if w.plan.rootDir {
-		exts, err := w.dir(w.plan.roots[0].abs, "", nil)
+		exts, _, err := w.dir(w.plan.roots[0].abs, "", nil)
 		var skip bkSkip
 		if errors.As(err, &skip) {
 			return nil, skip.err
@@ -92,12 +93,11 @@ func (w *backupWalker) run() ([]tree.Extent, error) {
 		w.dirs++
 		return exts, err
 	}
-	var children []bkChild
-	for _, r := range w.plan.roots {
-		children = append(children, bkChild{name: r.base, abs: r.abs})
+	l, err := w.scanner.next("")
+	if err != nil {
+		return nil, w.scanErr(err)
 	}
-	slices.SortFunc(children, func(a, b bkChild) int { return compareNames(a.name, b.name) })
-	return w.build("", nil, children)
+	return w.build("", nil, l)
 }
 
 func compareNames(a, b string) int {
@@ -110,28 +110,29 @@ func compareNames(a, b string) int {
 	return 0
 }
 
-type bkChild struct{ name, abs string }
+// dir builds the tree of the directory abs (at rel below the root) from
+// its listing, the scanner's next. prevEntry is its entry in the previous
+// snapshot, nil if none. It also returns the listing (for the atime the
+// listing left).
+func (w *backupWalker) dir(abs, rel string, prevEntry *tree.Entry) ([]tree.Extent, *bkListing, error) {
+	l, err := w.scanner.next(abs)
+	if err != nil {
+		return nil, nil, w.scanErr(err)
+	}
+	if l.err != nil {
+		return nil, nil, bkSkip{l.err}
+	}
+	exts, err := w.build(rel, prevEntry, l)
+	return exts, l, err
+}
 
-// dir lists the directory abs (at rel below the root) and builds its tree.
-// prevEntry is its entry in the previous snapshot, nil if none.
-func (w *backupWalker) dir(abs, rel string, prevEntry *tree.Entry) ([]tree.Extent, error) {
-	f, err := bkOpenDir(abs)
-	if err != nil {
-		return nil, bkSkip{err}
+// scanErr is the error to stop the walk with when the scanner has no
+// listing: the pipeline's, if it failed or was stopped.
+func (w *backupWalker) scanErr(err error) error {
+	if perr := w.pipe.failed(); perr != nil {
+		return perr
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return nil, bkSkip{bkUnwrapPathErr(err)}
-	}
-	slices.Sort(names) // Go compares strings bytewise, as trees order names
-	children := make([]bkChild, 0, len(names))
-	for _, name := range names {
-		if !w.excluded(path.Join(rel, name), name) {
-			children = append(children, bkChild{name: name, abs: w.plan.childPath(abs, rel, name)})
-		}
-	}
-	return w.build(rel, prevEntry, children)
+	return err
 }
 
 // bkOpenDir opens a directory for listing without following a symlink
@@ -149,8 +150,10 @@ func bkOpenDir(abs string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), abs), nil
 }
 
-func (w *backupWalker) excluded(rel, name string) bool {
-	for _, g := range w.plan.excludes {
+// excluded reports whether an entry (rel, its path below the root; name,
+// its base name) matches an exclude glob.
+func (p *backupPlan) excluded(rel, name string) bool {
+	for _, g := range p.excludes {
 		if m, _ := path.Match(g, rel); m {
 			return true
 		}
@@ -165,8 +168,8 @@ func (w *backupWalker) skip(p string, err error) {
 	w.errs = append(w.errs, FileError{Path: p, Err: err})
 }
 
-// build makes the tree of one directory from its children (sorted).
-func (w *backupWalker) build(rel string, prevEntry *tree.Entry, children []bkChild) ([]tree.Extent, error) {
+// build makes the tree of one directory from its listing.
+func (w *backupWalker) build(rel string, prevEntry *tree.Entry, l *bkListing) ([]tree.Extent, error) {
 	prev, err := w.prev.dir(w.ctx, rel, prevEntry)
 	if err != nil {
 		if w.ctx.Err() != nil {
@@ -174,30 +177,26 @@ func (w *backupWalker) build(rel string, prevEntry *tree.Entry, children []bkChi
 		}
 		prev = nil // an unreadable previous tree only means reading again
 	}
-	slots := make([]*bkSlot, 0, len(children))
-	for _, c := range children {
+	slots := make([]*bkSlot, 0, len(l.entries))
+	for i := range l.entries {
+		c := &l.entries[i]
+		if c.err != nil {
+			w.skip(c.abs, c.err)
+			continue
+		}
 		s := &bkSlot{e: tree.Entry{Name: c.name}, abs: c.abs}
-		var st unix.Stat_t
-		if err := unix.Lstat(c.abs, &st); err != nil {
+		if err := w.names.fillStat(&s.e, &c.st); err != nil {
 			w.skip(c.abs, err)
 			continue
 		}
-		if err := w.names.fillStat(&s.e, &st); err != nil {
-			w.skip(c.abs, err)
-			continue
-		}
-		xs, err := bkXattrs(c.abs)
-		if err != nil {
-			w.skip(c.abs, err) // the entry is kept with the xattrs that could be read
-		}
-		s.e.Xattrs = xs
 		p := prev[c.name]
+		w.xattrs(s, p)
 		switch s.e.Type {
 		case tree.Dir:
 			if p != nil && p.Type != tree.Dir {
 				p = nil
 			}
-			exts, err := w.dir(c.abs, path.Join(rel, c.name), p)
+			exts, sub, err := w.dir(c.abs, path.Join(rel, c.name), p)
 			var skip bkSkip
 			if errors.As(err, &skip) {
 				w.skip(c.abs, skip.err)
@@ -209,26 +208,23 @@ func (w *backupWalker) build(rel string, prevEntry *tree.Entry, children []bkChi
 			s.e.Subtree = exts
 			// Listing it may have moved its atime (where O_NOATIME is not
 			// allowed): record the atime the listing left, as for files.
-			var after unix.Stat_t
-			if unix.Lstat(c.abs, &after) == nil && after.Ino == st.Ino {
-				s.e.ATime = after.Atim.Nano()
+			if sub.afterOK && sub.after.Ino == c.st.Ino {
+				s.e.ATime = sub.after.Atim.Nano()
 			}
 			w.dirs++
 			w.doneDirs.Add(1)
 		case tree.Symlink:
-			if s.e.LinkTarget, err = bkReadlink(c.abs); err != nil {
-				w.skip(c.abs, err)
+			if c.targetErr != nil {
+				w.skip(c.abs, c.targetErr)
 				continue
 			}
-			// readlink may update the link's atime (relatime does, once);
-			// record it as it is afterwards, so the next backup sees the
-			// same value and the directory's tree does not change.
-			if unix.Lstat(c.abs, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				s.e.ATime = st.Atim.Nano()
+			s.e.LinkTarget = c.target
+			if c.afterOK {
+				s.e.ATime = c.after.Atim.Nano()
 			}
 			w.count(s, p)
 		case tree.File:
-			if err := w.file(s, &st, p); err != nil {
+			if err := w.file(s, &c.st, p); err != nil {
 				return nil, err
 			}
 		default:
@@ -247,6 +243,21 @@ func (w *backupWalker) build(rel string, prevEntry *tree.Entry, children []bkChi
 		return nil, err
 	}
 	return w.emitTree(rel, entries)
+}
+
+// xattrs sets the entry's extended attributes. An entry whose inode and
+// ctime equal its previous entry's has the same ones (setting or removing
+// an xattr updates the ctime), so they are copied; others are read.
+func (w *backupWalker) xattrs(s *bkSlot, p *tree.Entry) {
+	if p != nil && p.Type == s.e.Type && p.Inode == s.e.Inode && p.CTime == s.e.CTime {
+		s.e.Xattrs = p.Xattrs
+		return
+	}
+	xs, err := bkXattrs(s.abs)
+	if err != nil {
+		w.skip(s.abs, err) // the entry is kept with the xattrs that could be read
+	}
+	s.e.Xattrs = xs
 }
 
 // count classifies a finished non-directory entry against the previous

@@ -172,8 +172,14 @@ func bkXattr(path, name string) ([]byte, error) {
 
 // bkReadlink reads a symlink's target.
 func bkReadlink(path string) (string, error) {
+	return bkReadlinkat(unix.AT_FDCWD, path)
+}
+
+// bkReadlinkat reads the target of the symlink name in the directory
+// dirfd (or, for unix.AT_FDCWD, at the path name).
+func bkReadlinkat(dirfd int, name string) (string, error) {
 	buf := make([]byte, tree.MaxLinkTarget+1)
-	n, err := unix.Readlink(path, buf)
+	n, err := unix.Readlinkat(dirfd, name, buf)
 	if err != nil {
 		return "", fmt.Errorf("readlink: %w", err)
 	}

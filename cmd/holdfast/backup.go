@@ -74,16 +74,22 @@ exit code is 3.
 			if err := k8s.prepare(&opts, args); err != nil {
 				return err
 			}
-			r, err := g.open(ctx)
+			// The keys are unwrapped in the background: a plain backup
+			// lists the files and pins the parent meanwhile (SPEC.md §12.7).
+			u, err := g.startOpen(ctx)
 			if err != nil {
 				return err
 			}
 			opts.Paths = args
 			if k8s.pods {
+				r, err := u.Wait()
+				if err != nil {
+					return err
+				}
 				return k8s.backupPods(ctx, cmd, r, opts, asJSON)
 			}
 			stopProgress := startBackupProgress(&opts)
-			sum, err := dk.backup(ctx, r, opts, args, cmd.ErrOrStderr())
+			sum, err := dk.backup(ctx, u, opts, args, cmd.ErrOrStderr())
 			stopProgress(err)
 			if errors.Is(err, client.ErrInvalidOptions) {
 				return usageError{err}

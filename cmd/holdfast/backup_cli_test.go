@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -124,6 +126,56 @@ func TestCLIBackup(t *testing.T) {
 	wrong.password = "wrong"
 	wrong.run(t, "backup", dir).want(t, 1, "wrong password")
 	admin.run(t, "init").want(t, 1, "second init")
+}
+
+// TestCLIBackupWrongPassword: the client unwraps the keys (default
+// Argon2id) while it lists the files and pins the parent; a wrong
+// password must still end the backup with exit 1 and one line saying so,
+// commit nothing, and take precedence over a token that may not upload.
+// An unchanged backup with the right password reads nothing.
+func TestCLIBackupWrongPassword(t *testing.T) {
+	srv := newCLIServer(t)
+	_, backup, restore := cliSetup(t, srv, "wrongpw")
+	dir := t.TempDir()
+	for i := range 50 {
+		p := filepath.Join(dir, fmt.Sprintf("d%d", i%5), fmt.Sprintf("f%d", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(strings.Repeat(strconv.Itoa(i), 1000)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backup.run(t, "backup", dir).want(t, 0, "first backup")
+	summary := func(r cliResult) (s struct {
+		BytesRead int64 `json:"bytes_read"`
+		FilesNew  int64 `json:"files_new"`
+	}) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(r.lastLine()), &s); err != nil {
+			t.Fatalf("summary %q: %v", r.lastLine(), err)
+		}
+		return s
+	}
+	if s := summary(backup.run(t, "backup", dir, "--json").want(t, 0, "unchanged backup")); s.BytesRead != 0 {
+		t.Fatalf("unchanged backup read %d bytes", s.BytesRead)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "new"), []byte("new file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []cliEnv{backup, restore} {
+		env.password = "wrong"
+		r := env.run(t, "backup", dir).want(t, 1, "backup with a wrong password")
+		if msg := strings.TrimSpace(r.stderr); !strings.Contains(msg, "wrong password") || strings.Contains(msg, "\n") || r.stdout != "" {
+			t.Errorf("wrong password: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+	}
+	var snaps []map[string]any
+	if err := json.Unmarshal([]byte(restore.run(t, "snapshots", "--json").want(t, 0, "snapshots").stdout), &snaps); err != nil || len(snaps) != 2 {
+		t.Fatalf("after the wrong passwords: %d snapshots (%v)", len(snaps), err)
+	}
+	if s := summary(backup.run(t, "backup", dir, "--json").want(t, 0, "backup after")); s.FilesNew != 1 || s.BytesRead != 8 {
+		t.Fatalf("backup after the wrong passwords: %+v", s)
+	}
 }
 
 // TestCLIBackupUnreadable backs up a directory with a file nobody may read.

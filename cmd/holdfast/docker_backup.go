@@ -77,10 +77,18 @@ func (d *dockerBackup) args(args []string) error {
 	return nil
 }
 
-// backup runs the backup: a plain one for PATHs without hooks, else
-// through docker.Run with its pause and hooks.
-func (d *dockerBackup) backup(ctx context.Context, r *client.Repository, opts client.BackupOptions, paths []string, stderr io.Writer) (*client.BackupSummary, error) {
+// backup runs the backup: a plain one for PATHs without hooks, started
+// while the keys are unwrapped, else through docker.Run with its pause and
+// hooks, once the keys are (a wrong password runs no hook).
+func (d *dockerBackup) backup(ctx context.Context, u *client.Unlocking, opts client.BackupOptions, paths []string, stderr io.Writer) (*client.BackupSummary, error) {
 	opts.Paths = paths
+	if d.volume == "" && d.container == "" && d.hookBefore == "" && d.hookAfter == "" {
+		return u.Backup(ctx, opts)
+	}
+	r, err := u.Wait()
+	if err != nil {
+		return nil, err
+	}
 	job := docker.Job{
 		Pause:  d.pause,
 		Before: docker.Hook{Flag: "--hook-before", Command: d.hookBefore, Timeout: d.hookTimeout, Output: stderr},
@@ -105,8 +113,6 @@ func (d *dockerBackup) backup(ctx context.Context, r *client.Repository, opts cl
 		defer t.Close()
 		t.Apply(&opts)
 		job.Target = t
-	} else if d.hookBefore == "" && d.hookAfter == "" {
-		return r.Backup(ctx, opts)
 	}
 	return docker.Run(ctx, job, func(ctx context.Context) (*client.BackupSummary, error) { return r.Backup(ctx, opts) })
 }

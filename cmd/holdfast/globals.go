@@ -70,6 +70,16 @@ func (g *globals) conn(needRepo bool) (*client.Conn, error) {
 
 // open dials the server and unlocks the repository with the password.
 func (g *globals) open(ctx context.Context) (*client.Repository, error) {
+	u, err := g.startOpen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return u.Wait()
+}
+
+// startOpen dials the server, lists the repository's key files and starts
+// unwrapping them with the password in the background.
+func (g *globals) startOpen(ctx context.Context) (*client.Unlocking, error) {
 	c, err := g.conn(true)
 	if err != nil {
 		return nil, err
@@ -78,7 +88,7 @@ func (g *globals) open(ctx context.Context) (*client.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.Open(ctx, c, pw)
+	return client.StartOpen(ctx, c, pw)
 }
 
 // password reads the repository password from --password-file,
