@@ -291,7 +291,7 @@ func backup(ctx context.Context, c *Conn, unlock func() (*Repository, error), op
 
 	pipe := newBackupPipe(ctx, r, sess, opts.Workers)
 	defer pipe.stop()
-	pipe.known = known
+	pipe.known = newIDSet(known)
 	cache := newTreeCache(r, opts, plan)
 	prev, from := cache.previous(ctx, r, parent)
 	defer prev.close()

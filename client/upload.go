@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -94,7 +93,7 @@ type backupPipe struct {
 
 	mu    sync.Mutex
 	seen  map[format.ID]struct{} // offered in this run
-	known []format.ID            // sorted: parent references the server holds, pinned
+	known idSet                  // parent references the server holds, pinned
 
 	bytesRead, bytesAdded, bytesUploaded atomic.Uint64
 }
@@ -175,8 +174,7 @@ func (p *backupPipe) submit(j *bkFileJob) error {
 
 // isKnown reports whether id is a parent reference the server holds.
 func (p *backupPipe) isKnown(id format.ID) bool {
-	_, ok := slices.BinarySearchFunc(p.known, id, format.ID.Compare)
-	return ok
+	return p.known.has(id)
 }
 
 // offer hands a chunk to the upload stages unless the server is known to
