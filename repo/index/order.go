@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -53,8 +54,8 @@ func sortIDs(ids []format.ID, s *scratch) {
 		s.order[s.counts[k]] = o
 		s.counts[k]++
 	}
-	cmp := func(a, b sorted) int {
-		if c := compareUint64(a.head, b.head); c != 0 {
+	compare := func(a, b sorted) int {
+		if c := cmp.Compare(a.head, b.head); c != 0 {
 			return c
 		}
 		return bytes.Compare(ids[a.i][8:], ids[b.i][8:])
@@ -64,9 +65,9 @@ func sortIDs(ids []format.ID, s *scratch) {
 		end := int(s.counts[k])
 		switch bucket := s.order[start:end]; {
 		case len(bucket) > smallBucket:
-			slices.SortFunc(bucket, cmp)
+			slices.SortFunc(bucket, compare)
 		case len(bucket) > 1:
-			insertionSort(bucket, cmp)
+			insertionSort(bucket, compare)
 		}
 		start = end
 	}
@@ -78,14 +79,4 @@ func insertionSort(v []sorted, cmp func(a, b sorted) int) {
 			v[j-1], v[j] = v[j], v[j-1]
 		}
 	}
-}
-
-func compareUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
