@@ -49,9 +49,15 @@ func (r *Repo) readAt(ctx context.Context, name string, repoID uint32, id format
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: pack %s: %w", id.Short(), loc.Pack.Short(), err)
 	}
+	return r.readRecord(ctx, name, id, loc, rec, nil)
+}
+
+// readRecord reads and verifies chunk id at location loc in the pack rec
+// describes, into buf if it has room.
+func (r *Repo) readRecord(ctx context.Context, name string, id format.ID, loc indexkey.ChunkLoc, rec indexkey.PackRecord, buf []byte) ([]byte, error) {
 	entry := pack.Entry{ID: id, Offset: loc.Offset, Length: loc.Length, Checksum: loc.Checksum}
-	b, err := r.coder.ReadRange(ctx, name, loc.Pack, rec.Length, rec.Stores,
-		int64(loc.Offset), int64(loc.Length),
+	b, err := r.coder.ReadRangeInto(ctx, name, loc.Pack, rec.Length, rec.Stores,
+		int64(loc.Offset), int64(loc.Length), buf,
 		func(b []byte) error { return pack.VerifyRecord(entry, b) })
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)

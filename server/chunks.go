@@ -12,8 +12,8 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/repo"
-	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // Read-ahead of ReadChunks (SPEC.md §12.4). A restore asks for chunks in
@@ -49,7 +49,11 @@ func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[hold
 	if err != nil {
 		return toConnect(s.log, op, err)
 	}
-	ra := s.startReadAhead(ctx, repoID, ids)
+	cs, err := s.repo.NewChunkStream(repoID)
+	if err != nil {
+		return toConnect(s.log, op, err)
+	}
+	ra := s.startReadAhead(ctx, cs, ids)
 	defer ra.stop() // before returning: no goroutine outlives the handler
 	for range ids {
 		j, err := ra.next()
@@ -59,7 +63,11 @@ func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[hold
 		if j.err != nil {
 			return s.chunkError(op, j.id, j.err)
 		}
-		if err := stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env}); err != nil {
+		err = stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env})
+		// Send marshaled the envelope into its own buffer (or failed), so
+		// the read buffer is free again.
+		putEnvelopeBuf(j.env)
+		if err != nil {
 			return toConnect(s.log, op, err)
 		}
 		s.metrics.BytesOut.Add(uint64(len(j.env)))
@@ -83,6 +91,7 @@ func (s *ChunkService) chunkError(op string, id format.ID, err error) error {
 // readJob is one chunk on its way to the client.
 type readJob struct {
 	id   format.ID
+	loc  indexkey.ChunkLoc
 	size int64 // bytes reserved against ReadAheadBytes
 	env  []byte
 	err  error
@@ -102,7 +111,7 @@ type readAhead struct {
 	wake     chan struct{} // the sender freed budget
 }
 
-func (s *ChunkService) startReadAhead(ctx context.Context, repoID uint32, ids []format.ID) *readAhead {
+func (s *ChunkService) startReadAhead(ctx context.Context, cs *repo.ChunkStream, ids []format.ID) *readAhead {
 	ctx, cancel := context.WithCancel(ctx)
 	ra := &readAhead{
 		ctx: ctx, cancel: cancel,
@@ -110,11 +119,11 @@ func (s *ChunkService) startReadAhead(ctx context.Context, repoID uint32, ids []
 		wake:  make(chan struct{}, 1),
 	}
 	work := make(chan *readJob)
-	ra.spawn(func() { ra.dispatch(s.repo, repoID, ids, work) })
+	ra.spawn(func() { ra.dispatch(cs, ids, work) })
 	for range ReadAheadWorkers {
 		ra.spawn(func() {
 			for j := range work {
-				j.env, j.err = s.repo.ReadChunk(ctx, repoID, j.id)
+				j.env, j.err = cs.ReadAt(ctx, j.id, j.loc, getEnvelopeBuf(j.loc.Length))
 				close(j.done)
 			}
 		})
@@ -132,20 +141,17 @@ func (ra *readAhead) spawn(f func()) {
 	}()
 }
 
-// dispatch feeds jobs in request order. The length comes from the index
-// before the read (ReadChunk looks it up again; a cached point lookup is
-// cheap next to a shard read), so the budget holds before bytes arrive. It
-// stops at the first chunk the index lacks: the sender ends the stream there.
-func (ra *readAhead) dispatch(r *repo.Repo, repoID uint32, ids []format.ID, work chan<- *readJob) {
+// dispatch feeds jobs in request order. It locates each chunk before the
+// read, so the budget holds before bytes arrive and the worker reads
+// without a second lookup. It stops at the first chunk the index lacks:
+// the sender ends the stream there.
+func (ra *readAhead) dispatch(cs *repo.ChunkStream, ids []format.ID, work chan<- *readJob) {
 	defer close(work)
 	defer close(ra.order)
 	for _, id := range ids {
 		j := &readJob{id: id, done: make(chan struct{})}
-		loc, err := r.Index().GetChunk(repoID, id)
+		loc, err := cs.Locate(id)
 		if err != nil {
-			if errors.Is(err, index.ErrNotFound) {
-				err = fmt.Errorf("chunk %s: %w", id.Short(), repo.ErrNotFound)
-			}
 			j.err = err
 			close(j.done)
 			select {
@@ -154,7 +160,7 @@ func (ra *readAhead) dispatch(r *repo.Repo, repoID uint32, ids []format.ID, work
 			}
 			return
 		}
-		j.size = int64(loc.Length)
+		j.loc, j.size = loc, int64(loc.Length)
 		if !ra.reserve(j.size) {
 			return
 		}

@@ -65,7 +65,11 @@ func TestReadAheadBudget(t *testing.T) {
 		ids[i] = chunks[i].id
 	}
 	s := &ChunkService{f.srv}
-	ra := s.startReadAhead(context.Background(), f.id, ids)
+	cs, err := f.srv.repo.NewChunkStream(f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := s.startReadAhead(context.Background(), cs, ids)
 	defer ra.stop()
 	// The dispatcher runs into the budget (it is within one chunk of it)
 	// and then stays there while nobody consumes.

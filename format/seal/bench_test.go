@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/zeebo/blake3"
@@ -77,3 +78,28 @@ func BenchmarkBlake3Sum256(b *testing.B) {
 		blake3.Sum256(p)
 	}
 }
+
+// sourceText is n bytes of pseudo source code: words and punctuation drawn
+// at random, which zstd compresses to about a third, like the benchmark
+// data set's source tree (bench/dataset).
+func sourceText(n int) []byte {
+	words := strings.Fields("func return if err nil for range var const type struct package import ctx buf len int64 string byte error make append defer Close Read Write offset chunk pack index snapshot client server i j n x 0 1 16 1024 true false else switch case go select chan")
+	punct := []string{" ", " ", ", ", "(", ")", " := ", " = ", ".", " {", "}", " == ", "[", "]"}
+	rnd := xof("bench text", 4*n+64)
+	b := make([]byte, 0, n+64)
+	for i := 0; len(b) < n; i += 2 {
+		b = append(b, words[int(rnd[i])%len(words)]...)
+		b = append(b, punct[int(rnd[i+1])%len(punct)]...)
+		if rnd[i]%11 == 0 {
+			b = append(b, '\n')
+		}
+	}
+	return b[:n]
+}
+
+// BenchmarkOpenText opens a chunk of source-like text (a large file).
+func BenchmarkOpenText(b *testing.B) { benchOpen(b, sourceText(benchSize)) }
+
+// BenchmarkOpenTextSmall opens a small source file's chunk: most of a
+// source tree's chunks are whole small files.
+func BenchmarkOpenTextSmall(b *testing.B) { benchOpen(b, sourceText(6<<10)) }

@@ -34,6 +34,14 @@ import (
 // give bytes verify rejects, the error wraps ErrUnrecoverable.
 func (c *Coder) ReadRange(ctx context.Context, repo string, packID format.ID, packLen int64, placement []uint16,
 	off, length int64, verify func([]byte) error) ([]byte, error) {
+	return c.ReadRangeInto(ctx, repo, packID, packLen, placement, off, length, nil, verify)
+}
+
+// ReadRangeInto is ReadRange reading into buf when cap(buf) >= length, so
+// a caller that reads many ranges can reuse its buffers. The result is
+// then buf[:length]; on error buf's content is undefined.
+func (c *Coder) ReadRangeInto(ctx context.Context, repo string, packID format.ID, packLen int64, placement []uint16,
+	off, length int64, buf []byte, verify func([]byte) error) ([]byte, error) {
 	op, err := c.newOp(repo, packID, packLen, placement)
 	if err != nil {
 		return nil, fmt.Errorf("erasure: read pack %s: %w", packID.Short(), err)
@@ -44,7 +52,11 @@ func (c *Coder) ReadRange(ctx context.Context, repo string, packID format.ID, pa
 	if off < 0 || length < 1 || off > packLen-length {
 		return nil, fmt.Errorf("erasure: read pack %s: [%d, +%d) of %d bytes: %w", packID.Short(), off, length, packLen, ErrRange)
 	}
-	r := &rangeRead{packOp: op, spans: shard.Locate(off, length, op.size), out: make([]byte, length)}
+	out := buf[:0]
+	if int64(cap(out)) < length {
+		out = make([]byte, length)
+	}
+	r := &rangeRead{packOp: op, spans: shard.Locate(off, length, op.size), out: out[:length]}
 	r.parts = make([][]byte, len(r.spans))
 	pos := int64(0)
 	for i, s := range r.spans {

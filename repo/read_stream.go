@@ -1,0 +1,112 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/repo/index"
+)
+
+// maxCachedPacks bounds the pack records one ChunkStream remembers. A
+// restore reads chunks in file order, and a file's chunks were uploaded
+// together, so consecutive chunks share a few packs; a bounded map keeps
+// the memory of a stream fixed however many packs it touches.
+const maxCachedPacks = 1024
+
+// ChunkStream reads many chunks of one repository, as a restore stream
+// does: Locate once per chunk, then ReadAt. It remembers the pack records
+// it looked up, so a chunk costs one index lookup instead of three (the
+// chunk twice and its pack once). A remembered record is only a hint: a
+// read that fails with it is retried with the index's current record and
+// location (SPEC.md §10.11). Safe for concurrent use.
+type ChunkStream struct {
+	r      *Repo
+	repoID uint32
+	name   string
+
+	mu    sync.Mutex
+	packs map[format.ID]indexkey.PackRecord
+}
+
+// NewChunkStream returns a reader of repository repoID's chunks.
+func (r *Repo) NewChunkStream(repoID uint32) (*ChunkStream, error) {
+	name, err := r.repoName(repoID)
+	if err != nil {
+		return nil, err
+	}
+	return &ChunkStream{r: r, repoID: repoID, name: name, packs: make(map[format.ID]indexkey.PackRecord)}, nil
+}
+
+// Locate returns where chunk id is stored. A chunk the repository does not
+// hold is an error wrapping ErrNotFound that names it.
+func (s *ChunkStream) Locate(id format.ID) (indexkey.ChunkLoc, error) {
+	loc, err := s.r.idx.GetChunk(s.repoID, id)
+	if errors.Is(err, index.ErrNotFound) {
+		return loc, fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
+	}
+	return loc, err
+}
+
+// ReadAt returns the verified envelope of chunk id, which Locate found at
+// loc, as ReadChunk does. It reads into buf when buf has room for the
+// envelope, so a caller can reuse buffers.
+func (s *ChunkStream) ReadAt(ctx context.Context, id format.ID, loc indexkey.ChunkLoc, buf []byte) ([]byte, error) {
+	b, cached, err := s.readAt(ctx, id, loc, buf)
+	if err == nil || ctx.Err() != nil {
+		return b, err
+	}
+	s.forget(loc.Pack)
+	// As in ReadChunk: a repack may have moved the chunk and deleted its
+	// pack meanwhile. If it did not, a remembered pack record may be what
+	// is stale, so read once more with the index's record; otherwise the
+	// failure stands.
+	now, lerr := s.r.idx.GetChunk(s.repoID, id)
+	if lerr != nil || (now.Pack == loc.Pack && now.Offset == loc.Offset && !cached) {
+		return nil, err
+	}
+	b, _, err = s.readAt(ctx, id, now, buf)
+	return b, err
+}
+
+// readAt reads chunk id at loc with its pack's record, remembered or
+// looked up, and reports whether the record was remembered.
+func (s *ChunkStream) readAt(ctx context.Context, id format.ID, loc indexkey.ChunkLoc, buf []byte) ([]byte, bool, error) {
+	rec, cached, err := s.pack(loc.Pack)
+	if err != nil {
+		return nil, false, fmt.Errorf("chunk %s: pack %s: %w", id.Short(), loc.Pack.Short(), err)
+	}
+	b, err := s.r.readRecord(ctx, s.name, id, loc, rec, buf)
+	return b, cached, err
+}
+
+// pack returns pack id's record, remembered or from the index, and
+// whether it was remembered.
+func (s *ChunkStream) pack(id format.ID) (indexkey.PackRecord, bool, error) {
+	s.mu.Lock()
+	rec, ok := s.packs[id]
+	s.mu.Unlock()
+	if ok {
+		return rec, true, nil
+	}
+	rec, err := s.r.idx.GetPack(s.repoID, id)
+	if err != nil {
+		return rec, false, err
+	}
+	s.mu.Lock()
+	if len(s.packs) >= maxCachedPacks {
+		clear(s.packs)
+	}
+	s.packs[id] = rec
+	s.mu.Unlock()
+	return rec, false, nil
+}
+
+func (s *ChunkStream) forget(id format.ID) {
+	s.mu.Lock()
+	delete(s.packs, id)
+	s.mu.Unlock()
+}
