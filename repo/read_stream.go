@@ -22,7 +22,7 @@ const maxCachedPacks = 1024
 // it looked up, so a chunk costs one index lookup instead of three (the
 // chunk twice and its pack once). A remembered record is only a hint: a
 // read that fails with it is retried with the index's current record and
-// location (SPEC.md §10.11). Safe for concurrent use.
+// location (SPEC.md §12.4). Safe for concurrent use.
 type ChunkStream struct {
 	r      *Repo
 	repoID uint32
