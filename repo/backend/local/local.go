@@ -62,7 +62,14 @@ func (b *Backend) path(name backend.Name) string {
 	return filepath.Join(b.root, filepath.FromSlash(string(name)))
 }
 
-// Get implements [backend.Backend] with an [io.SectionReader] over the file.
+// Get implements [backend.Backend] with a reader of the file's section.
+//
+// It uses the file descriptor directly (open, fstat, pread, close) rather
+// than an *os.File: os.Open also sets the descriptor non-blocking and tries
+// to register it with the network poller, two more system calls per read
+// that buy nothing for a regular file. A restore reads one small range per
+// chunk, so those were a third of the store's system calls
+// (server BenchmarkReadChunks).
 func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int64) (io.ReadCloser, error) {
 	if err := name.Validate(); err != nil {
 		return nil, err
@@ -70,52 +77,91 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("local: get %s: %w", name, err)
 	}
-	f, err := os.Open(b.path(name))
+	fd, err := openRead(b.path(name))
 	if err != nil {
 		return nil, b.lookupErr("get", name, err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
 		return nil, b.wrapErr("get", string(name), err)
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		syscall.Close(fd)
 		return nil, fmt.Errorf("local: get %s: %w", name, backend.ErrNotExist)
 	}
-	size := fi.Size()
+	size := st.Size
 	if length < 0 {
 		length = size - offset
 	}
 	if offset < 0 || offset > size || length > size-offset {
-		f.Close()
+		syscall.Close(fd)
 		return nil, fmt.Errorf("local: get %s: offset %d length %d of %d bytes: %w",
 			name, offset, length, size, backend.ErrRange)
 	}
-	return &fileReader{ctx: ctx, r: io.NewSectionReader(f, offset, length), f: f, b: b, name: name}, nil
+	return &fileReader{ctx: ctx, fd: fd, off: offset, end: offset + length, b: b, name: name}, nil
 }
 
-// fileReader reads a section of an open file and stops once ctx is done.
+// openRead opens path read-only, retrying when a signal interrupts it (the
+// Go runtime's preemption signals do, on some file systems).
+func openRead(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// fileReader reads the bytes [off, end) of an open file descriptor and
+// stops once ctx is done. It is not safe for concurrent use.
 type fileReader struct {
-	ctx  context.Context
-	r    *io.SectionReader
-	f    *os.File
-	b    *Backend
-	name backend.Name
+	ctx      context.Context
+	fd       int // -1 once closed
+	off, end int64
+	b        *Backend
+	name     backend.Name
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {
+	if r.fd < 0 {
+		return 0, fmt.Errorf("local: read %s: %w", r.name, os.ErrClosed)
+	}
 	if err := r.ctx.Err(); err != nil {
 		return 0, fmt.Errorf("local: read %s: %w", r.name, err)
 	}
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = r.b.wrapErr("read", string(r.name), err)
+	if r.off >= r.end {
+		return 0, io.EOF
 	}
-	return n, err
+	p = p[:min(int64(len(p)), r.end-r.off)]
+	for {
+		n, err := syscall.Pread(r.fd, p, r.off)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, r.b.wrapErr("read", string(r.name), err)
+		case n == 0:
+			// The file is shorter than its fstat said: it was truncated
+			// under us. Objects are immutable, so that is damage.
+			return 0, fmt.Errorf("local: read %s: shorter than when opened: %w", r.name, io.ErrUnexpectedEOF)
+		}
+		r.off += int64(n)
+		return n, nil
+	}
 }
 
-func (r *fileReader) Close() error { return r.f.Close() }
+func (r *fileReader) Close() error {
+	if r.fd < 0 {
+		return nil
+	}
+	err := syscall.Close(r.fd)
+	r.fd = -1
+	if err != nil {
+		return r.b.wrapErr("close", string(r.name), err)
+	}
+	return nil
+}
 
 // Stat implements [backend.Backend].
 func (b *Backend) Stat(ctx context.Context, name backend.Name) (backend.Info, error) {
