@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/format/rpccodec"
 )
 
 // Config says which server and repository to talk to.
@@ -47,7 +48,7 @@ func Dial(cfg Config) *Conn {
 		connect.WithInterceptors(bearer("Bearer " + cfg.Token)),
 		connect.WithReadMaxBytes(64 << 20),
 		connect.WithSendMaxBytes(64 << 20),
-		connect.WithCodec(chunkCodec{}),
+		connect.WithCodec(rpccodec.Codec{}), // restores decode envelopes into pooled buffers
 	}
 	return &Conn{
 		cfg:         cfg,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
+	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/format/seal"
 )
 
@@ -341,7 +342,7 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 		cr.fetched.Add(1)
 		cr.bytes.Add(int64(len(msg.Envelope)))
 		if string(msg.Id) != string(c.ID[:]) {
-			releaseEnvelope(msg.Envelope)
+			rpccodec.ReleaseEnvelope(msg.Envelope)
 			c.Err = format.Corruptf("chunk %s: the server sent chunk %x instead", c.ID.Short(), msg.Id)
 			close(c.done)
 			continue
@@ -349,7 +350,7 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 		select {
 		case cr.open <- rdOpen{c, msg.Envelope}: // the opener releases it
 		case <-cr.ctx.Done():
-			releaseEnvelope(msg.Envelope)
+			rpccodec.ReleaseEnvelope(msg.Envelope)
 			return got - 1, cr.ctx.Err()
 		}
 	}
@@ -376,7 +377,7 @@ func (cr *ChunkReader) opener() {
 		select {
 		case j := <-cr.open:
 			j.c.Err = cr.openChunk(j.c, j.env)
-			releaseEnvelope(j.env)
+			rpccodec.ReleaseEnvelope(j.env)
 			close(j.c.done)
 		case <-cr.ctx.Done():
 			return

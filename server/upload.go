@@ -15,6 +15,7 @@ import (
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/format/seal"
 )
 
@@ -120,10 +121,11 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 	}
 	first := stream.Msg()
 	repoID, sid, err := s.session(stream.RequestHeader(), first.GetRepo(), first.GetSessionId())
-	if err != nil {
-		return nil, toConnect(s.log, op, err)
+	if err == nil {
+		_, err = s.liveSession(repoID, sid)
 	}
-	if _, err := s.liveSession(repoID, sid); err != nil {
+	if err != nil {
+		rpccodec.ReleasePut(first)
 		return nil, toConnect(s.log, op, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -146,6 +148,7 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 				lastPinned = m.ids
 			}
 		}
+		rpccodec.ReleasePut(m.msg) // the pack holds copies of its envelopes now
 	}
 	// Every answer, an error included, promises that the pins committed so
 	// far are durable (SPEC.md §12.6). One synced batch after the last
@@ -177,28 +180,28 @@ const putReadAhead = 1
 
 // putMsg is one checked PutChunks message.
 type putMsg struct {
+	msg    *holdfastv1.PutChunksRequest // released once its chunks are stored
 	chunks []*holdfastv1.Chunk
 	ids    []format.ID
 	sums   [][32]byte // the verified checksums, reused as record checksums
 }
 
 // receivePuts reads messages, starting with first, checks each whole and
-// queues it. It returns nil at the end of the stream.
+// queues it. It returns nil at the end of the stream. A message it does not
+// queue it releases (releasePut); the store loop releases the others.
 func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.PutChunksRequest], first *holdfastv1.PutChunksRequest, sid indexkey.SessionID, out chan<- putMsg) error {
 	repoName := first.GetRepo()
 	msg := first
 	for {
-		if msg != first && ((msg.GetRepo() != "" && msg.GetRepo() != repoName) ||
-			(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
-			return fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
-		}
-		ids, sums, err := checkChunks(msg.GetChunks())
+		m, err := checkPut(msg, msg == first, repoName, sid)
 		if err != nil {
+			rpccodec.ReleasePut(msg)
 			return err
 		}
 		select {
-		case out <- putMsg{chunks: msg.GetChunks(), ids: ids, sums: sums}:
+		case out <- m:
 		case <-ctx.Done():
+			rpccodec.ReleasePut(msg)
 			return ctx.Err()
 		}
 		if !stream.Receive() {
@@ -206,6 +209,20 @@ func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.Pu
 		}
 		msg = stream.Msg()
 	}
+}
+
+// checkPut checks one message of a stream whose first message named
+// repoName and session sid.
+func checkPut(msg *holdfastv1.PutChunksRequest, first bool, repoName string, sid indexkey.SessionID) (putMsg, error) {
+	if !first && ((msg.GetRepo() != "" && msg.GetRepo() != repoName) ||
+		(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
+		return putMsg{}, fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
+	}
+	ids, sums, err := checkChunks(msg.GetChunks())
+	if err != nil {
+		return putMsg{}, err
+	}
+	return putMsg{msg: msg, chunks: msg.GetChunks(), ids: ids, sums: sums}, nil
 }
 
 // storePut appends one checked message's chunks to the repository's open

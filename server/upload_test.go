@@ -303,6 +303,7 @@ func TestBadInput(t *testing.T) {
 					c.mustReadBack(t, base)
 				})
 			}
+			waitPutsReleased(t)
 		})
 	}
 }
@@ -357,4 +358,5 @@ func TestPutChunksCountsDuplicates(t *testing.T) {
 	if n := countPins(t, f.eng, f.id); n != 3 {
 		t.Fatalf("%d pins, want 3", n)
 	}
+	waitPutsReleased(t)
 }
