@@ -184,30 +184,3 @@ func TestOtherMessages(t *testing.T) {
 		t.Fatal("Unmarshal into a non-message succeeded")
 	}
 }
-
-// TestKeptBuffersBounded: however many buffers come back, the free lists
-// keep at most 16 MiB, and buffers are reused.
-func TestKeptBuffersBounded(t *testing.T) {
-	var bufs [][]byte
-	for range 20 {
-		bufs = append(bufs, rpccodec.GetBufForTest(8<<20-4<<10))
-	}
-	if c := cap(bufs[0]); c != 8<<20 {
-		t.Fatalf("a buffer for 8 MiB - 4 KiB has capacity %d, want 8 MiB", c)
-	}
-	for _, b := range bufs {
-		rpccodec.PutBufForTest(b)
-	}
-	if k := rpccodec.KeptForTest(); k > 16<<20 || k == 0 {
-		t.Fatalf("%d bytes kept, want some, at most 16 MiB", k)
-	}
-	again := rpccodec.GetBufForTest(5 << 20)
-	reused := false
-	for _, b := range bufs {
-		reused = reused || &again[:1][0] == &b[:1][0]
-	}
-	if !reused {
-		t.Fatal("a returned buffer was not reused")
-	}
-	rpccodec.PutBufForTest(again)
-}
