@@ -9,7 +9,6 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
-	"github.com/holdfast-backup/holdfast/format/rpccodec"
 )
 
 // Config says which server and repository to talk to.
@@ -48,7 +47,7 @@ func Dial(cfg Config) *Conn {
 		connect.WithInterceptors(bearer("Bearer " + cfg.Token)),
 		connect.WithReadMaxBytes(64 << 20),
 		connect.WithSendMaxBytes(64 << 20),
-		connect.WithCodec(rpccodec.Codec{}), // restores decode envelopes into pooled buffers
+		connect.WithCodec(chunkCodec{}),
 	}
 	return &Conn{
 		cfg:         cfg,

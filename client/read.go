@@ -14,7 +14,6 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
-	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/format/seal"
 )
 
@@ -342,7 +341,7 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 		cr.fetched.Add(1)
 		cr.bytes.Add(int64(len(msg.Envelope)))
 		if string(msg.Id) != string(c.ID[:]) {
-			rpccodec.ReleaseEnvelope(msg.Envelope)
+			releaseEnvelope(msg.Envelope)
 			c.Err = format.Corruptf("chunk %s: the server sent chunk %x instead", c.ID.Short(), msg.Id)
 			close(c.done)
 			continue
@@ -350,7 +349,7 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 		select {
 		case cr.open <- rdOpen{c, msg.Envelope}: // the opener releases it
 		case <-cr.ctx.Done():
-			rpccodec.ReleaseEnvelope(msg.Envelope)
+			releaseEnvelope(msg.Envelope)
 			return got - 1, cr.ctx.Err()
 		}
 	}
@@ -377,7 +376,7 @@ func (cr *ChunkReader) opener() {
 		select {
 		case j := <-cr.open:
 			j.c.Err = cr.openChunk(j.c, j.env)
-			rpccodec.ReleaseEnvelope(j.env)
+			releaseEnvelope(j.env)
 			close(j.c.done)
 		case <-cr.ctx.Done():
 			return

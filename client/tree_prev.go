@@ -8,7 +8,6 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
-	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/format/seal"
 	"github.com/holdfast-backup/holdfast/format/tree"
 )
@@ -93,7 +92,7 @@ func (r *Repository) bkFetchTree(ctx context.Context, exts []tree.Extent) ([]tre
 		n := len(buf)
 		var t seal.Type
 		buf, t, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope)
-		rpccodec.ReleaseEnvelope(stream.Msg().Envelope)
+		releaseEnvelope(stream.Msg().Envelope)
 		if err != nil {
 			return nil, fmt.Errorf("tree chunk %s: %w", x.ID.Short(), err)
 		}

@@ -13,7 +13,6 @@
 //	shard          Reed-Solomon shards of a pack             §9
 //	indexkey       Pebble index keys and values              §11
 //	proto, gen     the Connect-RPC API (holdfast.v1)         §12
-//	rpccodec       pooled decoding of bulk RPC messages      §12
 //
 // A backup flows through them in this order: the chunker cuts a file, seal
 // names each chunk by keyed BLAKE3 and encrypts it, trees list directories

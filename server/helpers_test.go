@@ -23,7 +23,6 @@ import (
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/format/keys"
-	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/format/seal"
 	"github.com/holdfast-backup/holdfast/format/snapshot"
 	"github.com/holdfast-backup/holdfast/format/tree"
@@ -441,18 +440,4 @@ func countChunks(t testing.TB, eng *repo.Repo, repoID uint32) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// waitPutsReleased fails unless the server released every PutChunks
-// message the codec decoded for it (handlers release theirs before they
-// return, shortly after the client sees the answer).
-func waitPutsReleased(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for n := rpccodec.Outstanding(); n > 0; n = rpccodec.Outstanding() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d decoded PutChunks messages were never released", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
-	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/repo"
 )
 
@@ -107,7 +106,6 @@ func (s *Server) Handler() http.Handler {
 		// Everything this API carries is ciphertext or random IDs, which
 		// never compress: gzip would only burn CPU on both ends.
 		connect.WithCompression("gzip", nil, nil),
-		connect.WithCodec(rpccodec.Codec{}), // uploads decode into pooled buffers
 	}
 	mux := http.NewServeMux()
 	mux.Handle(holdfastv1connect.NewInfoServiceHandler(NewInfoService(nil, nil), opts...))

@@ -15,7 +15,6 @@ import (
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
-	"github.com/holdfast-backup/holdfast/format/rpccodec"
 	"github.com/holdfast-backup/holdfast/format/seal"
 )
 
@@ -121,11 +120,10 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 	}
 	first := stream.Msg()
 	repoID, sid, err := s.session(stream.RequestHeader(), first.GetRepo(), first.GetSessionId())
-	if err == nil {
-		_, err = s.liveSession(repoID, sid)
-	}
 	if err != nil {
-		rpccodec.ReleasePut(first)
+		return nil, toConnect(s.log, op, err)
+	}
+	if _, err := s.liveSession(repoID, sid); err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -148,7 +146,6 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 				lastPinned = m.ids
 			}
 		}
-		rpccodec.ReleasePut(m.msg) // the pack holds copies of its envelopes now
 	}
 	// Every answer, an error included, promises that the pins committed so
 	// far are durable (SPEC.md §12.6). One synced batch after the last
@@ -180,28 +177,28 @@ const putReadAhead = 1
 
 // putMsg is one checked PutChunks message.
 type putMsg struct {
-	msg    *holdfastv1.PutChunksRequest // released once its chunks are stored
 	chunks []*holdfastv1.Chunk
 	ids    []format.ID
 	sums   [][32]byte // the verified checksums, reused as record checksums
 }
 
 // receivePuts reads messages, starting with first, checks each whole and
-// queues it. It returns nil at the end of the stream. A message it does not
-// queue it releases (releasePut); the store loop releases the others.
+// queues it. It returns nil at the end of the stream.
 func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.PutChunksRequest], first *holdfastv1.PutChunksRequest, sid indexkey.SessionID, out chan<- putMsg) error {
 	repoName := first.GetRepo()
 	msg := first
 	for {
-		m, err := checkPut(msg, msg == first, repoName, sid)
+		if msg != first && ((msg.GetRepo() != "" && msg.GetRepo() != repoName) ||
+			(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
+			return fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
+		}
+		ids, sums, err := checkChunks(msg.GetChunks())
 		if err != nil {
-			rpccodec.ReleasePut(msg)
 			return err
 		}
 		select {
-		case out <- m:
+		case out <- putMsg{chunks: msg.GetChunks(), ids: ids, sums: sums}:
 		case <-ctx.Done():
-			rpccodec.ReleasePut(msg)
 			return ctx.Err()
 		}
 		if !stream.Receive() {
@@ -209,20 +206,6 @@ func receivePuts(ctx context.Context, stream *connect.ClientStream[holdfastv1.Pu
 		}
 		msg = stream.Msg()
 	}
-}
-
-// checkPut checks one message of a stream whose first message named
-// repoName and session sid.
-func checkPut(msg *holdfastv1.PutChunksRequest, first bool, repoName string, sid indexkey.SessionID) (putMsg, error) {
-	if !first && ((msg.GetRepo() != "" && msg.GetRepo() != repoName) ||
-		(len(msg.GetSessionId()) > 0 && !bytes.Equal(msg.GetSessionId(), sid[:]))) {
-		return putMsg{}, fmt.Errorf("%w: repo and session_id must not change within a stream", errBadRequest)
-	}
-	ids, sums, err := checkChunks(msg.GetChunks())
-	if err != nil {
-		return putMsg{}, err
-	}
-	return putMsg{msg: msg, chunks: msg.GetChunks(), ids: ids, sums: sums}, nil
 }
 
 // storePut appends one checked message's chunks to the repository's open

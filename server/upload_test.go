@@ -303,7 +303,6 @@ func TestBadInput(t *testing.T) {
 					c.mustReadBack(t, base)
 				})
 			}
-			waitPutsReleased(t)
 		})
 	}
 }
@@ -358,5 +357,4 @@ func TestPutChunksCountsDuplicates(t *testing.T) {
 	if n := countPins(t, f.eng, f.id); n != 3 {
 		t.Fatalf("%d pins, want 3", n)
 	}
-	waitPutsReleased(t)
 }
