@@ -6,9 +6,6 @@ TOOLS     := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(PATH)
 
 FUZZTIME  ?= 10s
-# Packages with fuzz targets: the format decoders in fuzz, the client's
-# restore-stream codec in client.
-FUZZPKGS  ?= fuzz client
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 DATA      ?= ./holdfast-data
@@ -72,16 +69,15 @@ bench: ## run the Go benchmarks (medians: pipe through benchstat)
 bench-e2e: ## end-to-end benchmark, real binaries on loopback (BENCH_SIZE, BENCH_RUNS, BENCH_OUT, BENCH_WORK)
 	$(GO) run ./bench/cmd/e2e -size $(BENCH_SIZE) -runs $(BENCH_RUNS) -out $(BENCH_OUT) $(if $(BENCH_WORK),-work $(BENCH_WORK))
 
-fuzz: ## run every fuzz target (of FUZZPKGS) for FUZZTIME each
-	@set -e; for p in $(FUZZPKGS); do \
-	for t in $$($(GO) test -list '^Fuzz' ./$$p | grep '^Fuzz'); do \
-		echo "fuzz $$p $$t ($(FUZZTIME))"; \
-		if ! $(GO) test ./$$p -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; then \
-			test -z "$$(git status --porcelain $$p/testdata)" || { echo "fuzz $$t: crasher written under $$p/testdata"; exit 1; }; \
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
+		echo "fuzz $$t ($(FUZZTIME))"; \
+		if ! $(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; then \
+			test -z "$$(git status --porcelain fuzz/testdata)" || { echo "fuzz $$t: crasher written under fuzz/testdata"; exit 1; }; \
 			echo "fuzz $$t: failed without a crasher (the fuzz engine can report its own deadline as a failure); running again"; \
-			$(GO) test ./$$p -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; \
+			$(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; \
 		fi; \
-	done; done
+	done
 
 lint: tools ## go vet + staticcheck + gofmt (the manifest test module too)
 	$(GO) vet ./...

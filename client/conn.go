@@ -47,7 +47,6 @@ func Dial(cfg Config) *Conn {
 		connect.WithInterceptors(bearer("Bearer " + cfg.Token)),
 		connect.WithReadMaxBytes(64 << 20),
 		connect.WithSendMaxBytes(64 << 20),
-		connect.WithCodec(chunkCodec{}),
 	}
 	return &Conn{
 		cfg:         cfg,

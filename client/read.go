@@ -341,15 +341,13 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 		cr.fetched.Add(1)
 		cr.bytes.Add(int64(len(msg.Envelope)))
 		if string(msg.Id) != string(c.ID[:]) {
-			releaseEnvelope(msg.Envelope)
 			c.Err = format.Corruptf("chunk %s: the server sent chunk %x instead", c.ID.Short(), msg.Id)
 			close(c.done)
 			continue
 		}
 		select {
-		case cr.open <- rdOpen{c, msg.Envelope}: // the opener releases it
+		case cr.open <- rdOpen{c, msg.Envelope}:
 		case <-cr.ctx.Done():
-			releaseEnvelope(msg.Envelope)
 			return got - 1, cr.ctx.Err()
 		}
 	}
@@ -376,7 +374,6 @@ func (cr *ChunkReader) opener() {
 		select {
 		case j := <-cr.open:
 			j.c.Err = cr.openChunk(j.c, j.env)
-			releaseEnvelope(j.env)
 			close(j.c.done)
 		case <-cr.ctx.Done():
 			return

@@ -91,9 +91,7 @@ func (r *Repository) bkFetchTree(ctx context.Context, exts []tree.Extent) ([]tre
 		}
 		n := len(buf)
 		var t seal.Type
-		buf, t, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope)
-		releaseEnvelope(stream.Msg().Envelope)
-		if err != nil {
+		if buf, t, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope); err != nil {
 			return nil, fmt.Errorf("tree chunk %s: %w", x.ID.Short(), err)
 		}
 		if t != seal.TypeTree || uint64(len(buf)-n) != x.Length {
