@@ -51,6 +51,24 @@ func TestGetReadsInPieces(t *testing.T) {
 	}
 }
 
+// TestGetEmptyRead: a Read into an empty buffer mid-object returns 0 and
+// no error, as io.Reader allows, not a truncation error.
+func TestGetEmptyRead(t *testing.T) {
+	b, _ := newStore(t)
+	putBytes(t, b, "r/obj", []byte("content"))
+	rc, err := b.Get(context.Background(), "r/obj", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if n, err := rc.Read(nil); n != 0 || err != nil {
+		t.Fatalf("Read(nil): %d, %v; want 0, nil", n, err)
+	}
+	if got, err := io.ReadAll(rc); err != nil || string(got) != "content" {
+		t.Fatalf("then ReadAll: %q, %v", got, err)
+	}
+}
+
 // TestGetTruncatedUnderReader: an object truncated after Get opened it is
 // damage, reported as io.ErrUnexpectedEOF, never a short read that looks
 // complete.

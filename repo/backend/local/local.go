@@ -114,7 +114,9 @@ func openRead(path string) (int, error) {
 }
 
 // fileReader reads the bytes [off, end) of an open file descriptor and
-// stops once ctx is done. It is not safe for concurrent use.
+// stops once ctx is done. It is not safe for concurrent use. The caller
+// must close it, as Backend.Get requires: unlike an *os.File, a raw
+// descriptor has no finalizer to close it if forgotten.
 type fileReader struct {
 	ctx      context.Context
 	fd       int // -1 once closed
@@ -132,6 +134,9 @@ func (r *fileReader) Read(p []byte) (int, error) {
 	}
 	if r.off >= r.end {
 		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil // or pread's 0 would look like a truncated file
 	}
 	p = p[:min(int64(len(p)), r.end-r.off)]
 	for {
