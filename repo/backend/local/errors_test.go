@@ -158,3 +158,51 @@ func TestGoneStoreIsUnavailable(t *testing.T) {
 		t.Errorf("Stat of a missing object: got %v, want ErrNotExist only", err)
 	}
 }
+
+// TestGoneStoreListAndDelete: once the store's directory is gone (an
+// unmounted disk), List and Delete say ErrUnavailable. A listing that came
+// back empty would tell rebuild-index the store holds nothing, and a delete
+// that succeeded would tell GC a shard is gone that is still on the disk.
+// Reads still say ErrNotExist: the erasure layer rebuilds from the other
+// stores and reports the shards missing. An empty directory in its place
+// (a replaced disk) is a store again.
+func TestGoneStoreListAndDelete(t *testing.T) {
+	ctx := context.Background()
+	b, dir := newStore(t)
+	if err := b.Put(ctx, "r/packs/ab/obj", backend.Bytes([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, dir+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, backend.ErrUnavailable) || errors.Is(err, backend.ErrNotExist) {
+			t.Errorf("%s on a gone store: got %v, want ErrUnavailable only", op, err)
+		}
+		if err != nil && strings.Contains(err.Error(), dir) {
+			t.Errorf("%s: message %q names the directory", op, err)
+		}
+	}
+	check("List", b.List(ctx, "", func(backend.Info) error { return nil }))
+	check("List with a prefix", b.List(ctx, "r/packs/", func(backend.Info) error { return nil }))
+	check("Delete", b.Delete(ctx, "r/packs/ab/obj"))
+	if _, err := b.Stat(ctx, "r/packs/ab/obj"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Stat on a gone store: %v, want ErrNotExist", err)
+	}
+
+	// A replaced disk: an empty directory lists nothing and misses objects.
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := b.List(ctx, "", func(backend.Info) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("List of an empty replacement: %d objects, %v", n, err)
+	}
+	if _, err := b.Stat(ctx, "r/packs/ab/obj"); !errors.Is(err, backend.ErrNotExist) {
+		t.Fatalf("Stat on an empty replacement: %v, want ErrNotExist", err)
+	}
+	if err := b.Delete(ctx, "r/packs/ab/obj"); err != nil {
+		t.Fatalf("Delete of a missing object: %v", err)
+	}
+}

@@ -17,7 +17,8 @@ import (
 // List implements [backend.Backend]. It walks only the directories that can
 // hold names with the prefix, in directory order (lexical per directory), and
 // skips temporary files and anything that is not a regular file with a valid
-// name.
+// name. A store whose directory is gone fails with [backend.ErrUnavailable]
+// rather than listing nothing.
 func (b *Backend) List(ctx context.Context, prefix string, fn func(backend.Info) error) error {
 	if err := backend.ValidatePrefix(prefix); err != nil {
 		return err
@@ -32,9 +33,11 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backend.Info)
 	var fnErr error
 	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			if (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && !b.rootGone() {
 				return nil // vanished, or no such directory: nothing to list
 			}
+			// The whole store is gone (unmounted, say): an empty listing
+			// would tell rebuild-index there is nothing on it.
 			return err
 		}
 		if err := ctx.Err(); err != nil {

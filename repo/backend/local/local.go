@@ -187,7 +187,8 @@ func (b *Backend) Stat(ctx context.Context, name backend.Name) (backend.Info, er
 }
 
 // Delete implements [backend.Backend]. Deleting a missing object is not an
-// error. Empty directories are left in place: removing them would race with
+// error; deleting from a store whose directory is gone is
+// [backend.ErrUnavailable]. Empty directories are left in place: removing them would race with
 // a concurrent Put into the same directory.
 func (b *Backend) Delete(ctx context.Context, name backend.Name) error {
 	if err := name.Validate(); err != nil {
@@ -198,15 +199,21 @@ func (b *Backend) Delete(ctx context.Context, name backend.Name) error {
 	}
 	// Unlink, not os.Remove: a directory is not an object and must stay.
 	err := syscall.Unlink(b.path(name))
-	if err == nil || errors.Is(err, fs.ErrNotExist) ||
-		errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) {
+	switch {
+	case err == nil, errors.Is(err, syscall.EISDIR):
+		return nil
+	case (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && !b.rootGone():
 		return nil
 	}
+	// On a store whose directory is gone, the object may well be on the
+	// unmounted disk: wrapErr says ErrUnavailable.
 	return b.wrapErr("delete", string(name), err)
 }
 
 // lookupErr maps "no such file" (also through a file where a directory was
-// expected) to backend.ErrNotExist.
+// expected) to backend.ErrNotExist, also when the whole store is gone: a
+// read treats the shards of a gone store as missing and rebuilds from the
+// others, and scrub counts them missing (package erasure).
 func (b *Backend) lookupErr(op string, name backend.Name, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("local: %s %s: %w", op, name, backend.ErrNotExist)
