@@ -127,7 +127,7 @@ func bkOpen(path string) (*os.File, error) {
 		}
 	}
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
-	fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
+	fd, err := unix.Open(path, flags|oNoAtime, 0)
 	if err == unix.EPERM { // O_NOATIME needs ownership or CAP_FOWNER
 		fd, err = unix.Open(path, flags, 0)
 	}

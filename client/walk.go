@@ -140,7 +140,7 @@ func (w *backupWalker) scanErr(err error) error {
 // directory does not change what the next backup records for it.
 func bkOpenDir(abs string) (*os.File, error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Open(abs, flags|unix.O_NOATIME, 0)
+	fd, err := unix.Open(abs, flags|oNoAtime, 0)
 	if err == unix.EPERM {
 		fd, err = unix.Open(abs, flags, 0)
 	}
@@ -293,7 +293,7 @@ func (w *backupWalker) file(s *bkSlot, st *unix.Stat_t, p *tree.Entry) error {
 	}
 	w.count(s, p)
 	if st.Nlink > 1 {
-		key := bkDevIno{st.Dev, st.Ino}
+		key := bkDevIno{statDev(st), st.Ino}
 		if l, ok := w.links[key]; ok {
 			s.link, s.follower, s.e.HardlinkGroup = l, true, l.group
 			return nil

@@ -75,12 +75,12 @@ func bkEntryType(mode uint32) (tree.Type, error) {
 // names, times, size (files only), inode, device, links and, for devices,
 // the device numbers.
 func (n *bkNames) fillStat(e *tree.Entry, st *unix.Stat_t) error {
-	t, err := bkEntryType(st.Mode)
+	t, err := bkEntryType(statMode(st))
 	if err != nil {
 		return err
 	}
 	e.Type = t
-	e.Mode = st.Mode & tree.MaxMode
+	e.Mode = statMode(st) & tree.MaxMode
 	e.UID, e.GID = st.Uid, st.Gid
 	e.User, e.Group = n.user(st.Uid), n.group(st.Gid)
 	e.MTime, e.ATime, e.CTime = st.Mtim.Nano(), st.Atim.Nano(), st.Ctim.Nano()
@@ -88,11 +88,11 @@ func (n *bkNames) fillStat(e *tree.Entry, st *unix.Stat_t) error {
 	if t == tree.File {
 		e.Size = uint64(st.Size)
 	}
-	e.Inode, e.Device = st.Ino, st.Dev
+	e.Inode, e.Device = st.Ino, statDev(st)
 	e.Links = uint32(min(uint64(st.Nlink), math.MaxUint32))
 	e.RDevMajor, e.RDevMinor = 0, 0
 	if t.IsDevice() {
-		e.RDevMajor, e.RDevMinor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+		e.RDevMajor, e.RDevMinor = unix.Major(statRdev(st)), unix.Minor(statRdev(st))
 	}
 	return nil
 }
