@@ -188,8 +188,8 @@ func (b *Backend) Stat(ctx context.Context, name backend.Name) (backend.Info, er
 
 // Delete implements [backend.Backend]. Deleting a missing object is not an
 // error; deleting from a store whose directory is gone is
-// [backend.ErrUnavailable]. Empty directories are left in place: removing them would race with
-// a concurrent Put into the same directory.
+// [backend.ErrUnavailable]. Empty directories are left in place: removing
+// them would race with a concurrent Put into the same directory.
 func (b *Backend) Delete(ctx context.Context, name backend.Name) error {
 	if err := name.Validate(); err != nil {
 		return err
