@@ -160,7 +160,15 @@ func (rp *repacker) flush(ctx context.Context) error {
 		rp.moves, rp.old = rp.moves[:0], rp.old[:0]
 	}()
 	if rp.b.Count() > 0 {
-		if err := rp.writeAndCommit(ctx); err != nil {
+		err := rp.writeAndCommit(ctx)
+		if errors.Is(err, errRetainedMeanwhile) {
+			// Nothing was written or moved; the batch waits for a GC
+			// after the retention ends.
+			rp.r.log.Info("gc: packs not repacked: a lock retained one of them meanwhile", "packs", len(rp.old))
+			rp.res.Skipped += len(rp.old)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -186,7 +194,13 @@ func (rp *repacker) writeAndCommit(ctx context.Context) error {
 	if _, err := pack.Parse(data); err != nil {
 		return fmt.Errorf("repack: pack %s failed verification before upload: %w", newID.Short(), err)
 	}
+	if testHookRepackBeforeLock != nil {
+		testHookRepackBeforeLock()
+	}
 	return r.withPacks(func() error {
+		if err := rp.checkNotRetained(); err != nil {
+			return err
+		}
 		prec, err := r.idx.GetPack(rp.repoID, newID)
 		exists := err == nil
 		if err != nil && !errors.Is(err, index.ErrNotFound) {
@@ -229,8 +243,37 @@ func (rp *repacker) writeAndCommit(ctx context.Context) error {
 		if err := b.Commit(true); err != nil {
 			return fmt.Errorf("repack: commit pack %s: %w", newID.Short(), err)
 		}
+		r.repacks.Add(1)
 		return nil
 	}, append([]format.ID{newID}, rp.old...)...)
+}
+
+// testHookRepackBeforeLock, when set by a test, runs after a repack has
+// read its old packs and before it takes their locks.
+var testHookRepackBeforeLock func()
+
+// errRetainedMeanwhile stops a repack batch whose old packs a snapshot
+// lock retained after liveRecords checked them.
+var errRetainedMeanwhile = errors.New("an old pack was retained meanwhile")
+
+// checkNotRetained re-reads the old packs' records under their locks. A
+// lock set since liveRecords looked has retained their shards on the
+// stores; moving the chunks would put them in a new pack without that
+// retention, so the batch is abandoned instead (SPEC.md §13.8).
+func (rp *repacker) checkNotRetained() error {
+	for _, p := range rp.old {
+		rec, err := rp.r.idx.GetPack(rp.repoID, p)
+		if errors.Is(err, index.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if rec.RetainUntil.After(rp.now) {
+			return errRetainedMeanwhile
+		}
+	}
+	return nil
 }
 
 // subtractMoved takes the moved entries off the old packs' live counts.

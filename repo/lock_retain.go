@@ -10,6 +10,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/format/shard"
 	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // retention extends S3 Object Lock retention over what a snapshot lock
@@ -44,20 +45,48 @@ func (r *Repo) newRetention(ctx context.Context, repoID uint32, name string, mod
 // retainBatch is how many reference IDs are looked up at a time.
 const retainBatch = 10000
 
+// maxRetainPasses bounds the passes of snapshot. Each pass leaves every
+// pack it saw retained, and GC never repacks a retained pack, so a second
+// pass normally finds nothing new; more means something is wrong.
+const maxRetainPasses = 8
+
+// testHookRetainLookedUp, when set by a test, runs after each pass has
+// found the snapshot's packs and before it retains them.
+var testHookRetainLookedUp func()
+
 // snapshot retains the shards of every pack snapshot s references, then
 // its header and reference-list objects, and records the new RetainUntil
 // of each pack it extended.
+//
+// GC may repack while this runs: a repack that commits between the lookup
+// and the retention moves chunks of s into a new pack this pass never saw.
+// So the pass repeats until no repack committed during it. A repack cannot
+// move chunks out of a pack once its RetainUntil is recorded (it checks
+// under the pack lock before it writes), so the pass that sees no repack
+// commit leaves every chunk of s in a retained pack.
 func (t *retention) snapshot(s Snapshot) error {
 	if len(t.stores) == 0 {
 		return nil
 	}
-	packs, err := t.packsOf(s)
-	if err != nil {
-		return err
-	}
-	for id := range packs {
-		if err := t.pack(id); err != nil {
+	for pass := 1; ; pass++ {
+		before := t.r.repacks.Load()
+		packs, err := t.packsOf(s)
+		if err != nil {
 			return err
+		}
+		if testHookRetainLookedUp != nil {
+			testHookRetainLookedUp()
+		}
+		for id := range packs {
+			if err := t.pack(id); err != nil {
+				return err
+			}
+		}
+		if t.r.repacks.Load() == before {
+			break
+		}
+		if pass == maxRetainPasses {
+			return fmt.Errorf("snapshot %s: garbage collection kept repacking its chunks during %d retention passes; retry when it is done", s.ID.Short(), pass)
 		}
 	}
 	hdr := headerObject(t.name, s.ID)
@@ -93,25 +122,50 @@ func (t *retention) packsOf(s Snapshot) (map[format.ID]bool, error) {
 }
 
 // pack extends the retention of one pack's shards unless its record says
-// they are already retained at least as long, then records it.
+// they are already retained at least as long, then records it. A pack
+// that is gone was repacked since the lookup; the next pass finds where
+// its chunks went.
 func (t *retention) pack(id format.ID) error {
-	rec, err := t.r.idx.GetPack(t.repoID, id)
-	if err != nil {
-		return fmt.Errorf("pack %s: %w", id.Short(), err)
-	}
-	if !rec.RetainUntil.Before(t.until) {
-		return nil
+	rec, todo, err := t.unretained(id)
+	if err != nil || !todo {
+		return err
 	}
 	for i, sid := range rec.Stores {
 		if err := t.object(sid, shard.ObjectName(t.name, id, i)); err != nil {
 			return err
 		}
 	}
-	rec.RetainUntil = t.until
-	b := t.r.idx.NewBatch()
-	defer b.Close()
-	b.PutPack(t.repoID, id, rec)
-	return b.Commit(false) // losing it only means setting the same retention again
+	// The record is read again and rewritten under the pack lock, which a
+	// repack and a landing hold when they rewrite it, and under the GC
+	// guard, which GC's sweep holds exclusively when it does: none of them
+	// may lose the RetainUntil that stops a repack of this pack.
+	defer t.r.GCShared(t.repoID)()
+	return t.r.withPacks(func() error {
+		rec, todo, err := t.unretained(id)
+		if err != nil || !todo {
+			return err
+		}
+		rec.RetainUntil = t.until
+		b := t.r.idx.NewBatch()
+		defer b.Close()
+		b.PutPack(t.repoID, id, rec)
+		// Unsynced: the lock record's synced commit comes after it in the
+		// same log, and a crash before that loses the lock too.
+		return b.Commit(false)
+	}, id)
+}
+
+// unretained returns pack id's record and whether its recorded retention
+// ends before t.until; a pack the index no longer has needs nothing.
+func (t *retention) unretained(id format.ID) (indexkey.PackRecord, bool, error) {
+	rec, err := t.r.idx.GetPack(t.repoID, id)
+	if errors.Is(err, index.ErrNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("pack %s: %w", id.Short(), err)
+	}
+	return rec, rec.RetainUntil.Before(t.until), nil
 }
 
 // meta retains every copy of a meta object.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
@@ -68,7 +69,10 @@ type Repo struct {
 	// packLocks order everything that creates, indexes or deletes a pack
 	// of a given ID (lockPacks, gc_packs.go).
 	packLocks [64]sync.Mutex
-	closed    bool
+	// repacks counts repack commits: a lock's retention pass repeats until
+	// none happened during it (lock_retain.go).
+	repacks atomic.Uint64
+	closed  bool
 }
 
 // Open opens the engine. The index lives in DataDir/index; opening fails with
