@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"strings"
 	"time"
@@ -16,7 +18,10 @@ type Config struct {
 	Server string // e.g. http://127.0.0.1:8433
 	Token  string // bearer token
 	Repo   string // repository name
-	// HTTPClient overrides the HTTP client (tests, custom TLS roots).
+	// RootCAs, when set, are the certificate authorities an https server
+	// must chain to, instead of the system's (--ca-file).
+	RootCAs *x509.CertPool
+	// HTTPClient overrides the HTTP client (tests); RootCAs is then unused.
 	HTTPClient *http.Client
 }
 
@@ -40,7 +45,7 @@ type Conn struct {
 func Dial(cfg Config) *Conn {
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient(cfg.Server)
+		hc = defaultHTTPClient(cfg.Server, cfg.RootCAs)
 	}
 	url := strings.TrimRight(cfg.Server, "/")
 	opts := []connect.ClientOption{
@@ -75,8 +80,8 @@ const (
 
 // defaultHTTPClient speaks HTTP/2 over TLS for https URLs and h2c for http
 // URLs, so client streams (uploads) and server streams (restores) are
-// multiplexed on one connection either way.
-func defaultHTTPClient(server string) *http.Client {
+// multiplexed on one connection either way. roots nil means the system's.
+func defaultHTTPClient(server string, roots *x509.CertPool) *http.Client {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
@@ -94,6 +99,7 @@ func defaultHTTPClient(server string) *http.Client {
 			MaxReceiveBufferPerStream:     h2StreamWindow,
 			MaxReadFrameSize:              h2MaxFrame,
 		},
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		ResponseHeaderTimeout: 5 * time.Minute,
 		IdleConnTimeout:       90 * time.Second,
 	}}

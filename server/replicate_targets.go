@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -26,7 +27,11 @@ type ReplicationTarget struct {
 	Parallel   int   // PutChunks streams; 0 = 1
 	// Continuous-mode timing; zero values take replication's defaults.
 	Rescan, MinBackoff, MaxBackoff time.Duration
-	// HTTPClient overrides the client to the target (custom TLS roots).
+	// RootCAs, when set, are the certificate authorities an https target
+	// must chain to, instead of the system's (ca_file).
+	RootCAs *x509.CertPool
+	// HTTPClient overrides the client to the target (tests); RootCAs is
+	// then unused.
 	HTTPClient *http.Client
 }
 
@@ -67,13 +72,22 @@ func (t ReplicationTarget) Label() string {
 // newPusher builds the pusher of one replication.
 func (s *Server) newPusher(repoID uint32, t ReplicationTarget, progress func(*holdfastv1.ReplicateResponse)) *replication.Pusher {
 	return replication.New(s.repo, repoID, replication.Options{
-		Target: replication.Dial(t.URL, t.Token, t.HTTPClient), TargetRepo: t.TargetRepo,
+		Target: replication.Dial(t.URL, t.Token, t.httpClient()), TargetRepo: t.TargetRepo,
 		Prune: t.Prune, BWLimit: t.BWLimit, Parallel: t.Parallel,
 		Log:      s.log.With("repo", t.Repo, "target", t.Label()),
 		Stats:    s.metrics.Replication(t.Repo, t.Label()),
 		Progress: progress,
 		CopyLock: replication.CopyLockRPC,
 	})
+}
+
+// httpClient is the client to the target: the override, else one that
+// trusts RootCAs, else nil (Dial's default, with the system's roots).
+func (t ReplicationTarget) httpClient() *http.Client {
+	if t.HTTPClient != nil || t.RootCAs == nil {
+		return t.HTTPClient
+	}
+	return replication.HTTPClient(t.URL, t.RootCAs)
 }
 
 // CheckTargets validates targets (and fills their defaults) without

@@ -22,7 +22,7 @@ const (
 // deploy/kubernetes checks each HOLDFAST_* variable a manifest sets
 // against it, and a test in cmd/holdfast checks it against the code.
 var ClientEnv = []string{
-	"HOLDFAST_SERVER", "HOLDFAST_TOKEN", "HOLDFAST_REPO", "HOLDFAST_PASSWORD",
+	"HOLDFAST_SERVER", "HOLDFAST_TOKEN", "HOLDFAST_REPO", "HOLDFAST_PASSWORD", "HOLDFAST_CA_FILE",
 	EnvNamespace, EnvPod, EnvPVC, EnvNode,
 }
 

@@ -19,7 +19,7 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func cliSetup(t testing.TB, srv *cliServer, name string) (admin, backup, restore cliEnv) {
 	t.Helper()
 	cache := t.TempDir()
-	base := cliEnv{server: srv.url, token: srv.admin, repo: name, password: "correct horse", cache: cache}
+	base := cliEnv{server: srv.url, token: srv.admin, repo: name, password: "correct horse", cache: cache, ca: srv.ca}
 	base.run(t, "admin", "repo", "create", name).want(t, 0, "admin repo create")
 	token := func(role string) string {
 		r := base.run(t, "admin", "token", "create", "--repo", name, "--role", role, "--ttl", "30d", "--label", "test "+role).want(t, 0, "token create "+role)

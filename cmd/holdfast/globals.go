@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/holdfast-backup/holdfast/client"
+	"github.com/holdfast-backup/holdfast/cmd/internal/cafile"
 )
 
 // globals are the connection flags every command shares.
@@ -21,6 +22,7 @@ type globals struct {
 	tokenFile    string
 	repo         string
 	passwordFile string
+	caFile       string
 }
 
 func (g *globals) register(f *pflag.FlagSet) {
@@ -29,6 +31,7 @@ func (g *globals) register(f *pflag.FlagSet) {
 	f.StringVar(&g.tokenFile, "token-file", "", "read the bearer token from `FILE`")
 	f.StringVar(&g.repo, "repo", "", "repository `NAME` (default $HOLDFAST_REPO)")
 	f.StringVar(&g.passwordFile, "password-file", "", "read the repository password from `FILE` (default $HOLDFAST_PASSWORD, else a prompt)")
+	f.StringVar(&g.caFile, "ca-file", "", "trust the CA certificates in PEM `FILE` instead of the system's, for an https server with a private CA (default $HOLDFAST_CA_FILE)")
 }
 
 // config resolves flags and environment into a client configuration.
@@ -45,6 +48,13 @@ func (g *globals) config(needRepo bool) (client.Config, error) {
 			return cfg, usagef("--token-file: %v", errors.Unwrap(err))
 		}
 		cfg.Token = strings.TrimSpace(string(b))
+	}
+	if ca := firstNonEmpty(g.caFile, os.Getenv("HOLDFAST_CA_FILE")); ca != "" {
+		pool, err := cafile.Load(ca)
+		if err != nil {
+			return cfg, usageError{err}
+		}
+		cfg.RootCAs = pool
 	}
 	switch {
 	case cfg.Server == "":

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holdfast-backup/holdfast/client"
+	"github.com/holdfast-backup/holdfast/cmd/internal/cafile"
 	"github.com/holdfast-backup/holdfast/format"
 )
 
@@ -59,6 +60,7 @@ Connection settings come from flags or the environment:
   HOLDFAST_TOKEN     bearer token                            (--token, --token-file)
   HOLDFAST_REPO      repository name                         (--repo)
   HOLDFAST_PASSWORD  repository password                     (--password-file)
+  HOLDFAST_CA_FILE   CA certificates (PEM) of an https server (--ca-file)
 
 Exit codes: 0 success, 1 failure, 2 usage error, 3 backup finished but some
 files could not be read, 4 refused (authentication or permission).`,
@@ -76,6 +78,7 @@ files could not be read, 4 refused (authentication or permission).`,
 	if err == nil {
 		return exitOK
 	}
+	err = cafile.Explain(err, "--ca-file FILE or HOLDFAST_CA_FILE")
 	fmt.Fprintf(os.Stderr, "holdfast: %v\n", err)
 	return exitCode(err)
 }

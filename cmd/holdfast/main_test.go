@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holdfast-backup/holdfast/cmd/internal/testcert"
 	"github.com/holdfast-backup/holdfast/repo"
 	"github.com/holdfast-backup/holdfast/server"
 )
@@ -66,6 +67,7 @@ func cliBinary(t testing.TB) string {
 type cliServer struct {
 	url   string
 	admin string
+	ca    string // the CA file clients need (https servers)
 }
 
 func newCLIServer(t testing.TB) *cliServer { return newCLIServerFull(t, server.Options{}, nil) }
@@ -85,6 +87,18 @@ func newCLIServerWrapped(t testing.TB, wrap func(http.Handler) http.Handler) *cl
 }
 
 func newCLIServerFull(t testing.TB, opts server.Options, wrap func(http.Handler) http.Handler) *cliServer {
+	t.Helper()
+	return startCLIServer(t, opts, wrap, nil)
+}
+
+// newCLIServerTLS is newCLIServer serving https with certs' server
+// certificate.
+func newCLIServerTLS(t testing.TB, certs testcert.Files) *cliServer {
+	t.Helper()
+	return startCLIServer(t, server.Options{}, nil, &certs)
+}
+
+func startCLIServer(t testing.TB, opts server.Options, wrap func(http.Handler) http.Handler, certs *testcert.Files) *cliServer {
 	t.Helper()
 	data := t.TempDir()
 	stores := []string{filepath.Join(data, "s0"), filepath.Join(data, "s1"), filepath.Join(data, "s2")}
@@ -112,14 +126,22 @@ func newCLIServerFull(t testing.TB, opts server.Options, wrap func(http.Handler)
 	hs := server.NewHTTPServer(h, slog.New(slog.DiscardHandler))
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, hs, ln, "", "") }()
+	scheme, cert, key := "http://", "", ""
+	if certs != nil {
+		scheme, cert, key = "https://", certs.Cert, certs.Key
+	}
+	go func() { done <- server.Serve(ctx, hs, ln, cert, key) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &cliServer{url: "http://" + ln.Addr().String(), admin: admin}
+	srv := &cliServer{url: scheme + ln.Addr().String(), admin: admin}
+	if certs != nil {
+		srv.ca = certs.CA
+	}
+	return srv
 }
 
 // cliResult is one run of the binary.
@@ -139,7 +161,8 @@ func (r cliResult) lastLine() string {
 // private cache directory.
 type cliEnv struct {
 	server, token, repo, password, cache string
-	uid                                  int // run as this user when > 0 (tests running as root)
+	ca                                   string // HOLDFAST_CA_FILE, if set
+	uid                                  int    // run as this user when > 0 (tests running as root)
 }
 
 func (e cliEnv) run(t testing.TB, args ...string) cliResult {
@@ -201,6 +224,9 @@ func (e cliEnv) environ() []string {
 	}
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		env = append(env, "DOCKER_HOST="+h)
+	}
+	if e.ca != "" {
+		env = append(env, "HOLDFAST_CA_FILE="+e.ca)
 	}
 	return env
 }

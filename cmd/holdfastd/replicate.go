@@ -8,13 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/holdfast-backup/holdfast/cmd/internal/cafile"
 	"github.com/holdfast-backup/holdfast/server"
 )
 
 // replicateConfig is the file --replicate-config names (SPEC.md §12.5):
 //
 //	{"targets": [{"repo": "web01", "url": "https://dr.example:8433",
-//	  "token_file": "/etc/holdfast/dr-web01.token", "parallel": 2}]}
+//	  "token_file": "/etc/holdfast/dr-web01.token", "parallel": 2,
+//	  "ca_file": "/etc/holdfast/dr-ca.pem"}]}
 type replicateConfig struct {
 	Targets []replicateTargetConfig `json:"targets"`
 }
@@ -31,6 +33,7 @@ type replicateTargetConfig struct {
 	Rescan     string `json:"rescan"`
 	MinBackoff string `json:"min_backoff"`
 	MaxBackoff string `json:"max_backoff"`
+	CAFile     string `json:"ca_file"`
 }
 
 // loadReplicateConfig reads and checks the configuration. A file or token
@@ -85,6 +88,13 @@ func (tc replicateTargetConfig) target(cfgPath string) (server.ReplicationTarget
 		t.Token = strings.TrimSpace(string(b))
 	default:
 		return t, fmt.Errorf("token or token_file is required")
+	}
+	if tc.CAFile != "" {
+		pool, err := cafile.Load(tc.CAFile)
+		if err != nil {
+			return t, fmt.Errorf("ca_file: %w", err)
+		}
+		t.RootCAs = pool
 	}
 	for _, d := range []struct {
 		name string

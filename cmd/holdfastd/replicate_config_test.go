@@ -34,6 +34,7 @@ func TestReplicateConfig(t *testing.T) {
 		"both":             {`{"targets":[{"repo":"web","url":"http://127.0.0.1:1","token":"` + tok + `","token_file":"` + tokFile + `"}]}`, 0o600, "not both"},
 		"unknown field":    {`{"targets":[{"repo":"web","urll":"x"}]}`, 0o600, "unknown field"},
 		"no repo":          {`{"targets":[{"url":"http://127.0.0.1:1","token_file":"` + tokFile + `"}]}`, 0o600, "repo is required"},
+		"bad ca_file":      {`{"targets":[{"repo":"web","url":"https://127.0.0.1:1","token_file":"` + tokFile + `","ca_file":"` + tokFile + `"}]}`, 0o600, "ca_file: CA file"},
 		"bad duration":     {`{"targets":[{"repo":"web","url":"http://127.0.0.1:1","token_file":"` + tokFile + `","max_backoff":"soon"}]}`, 0o600, "max_backoff"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -33,6 +34,7 @@ type site struct {
 	extra []string
 	cmd   *exec.Cmd
 	admin string
+	roots *x509.CertPool // what this test's clients trust, for an https site
 }
 
 func startSite(t *testing.T, bin string, extra ...string) *site {
@@ -61,7 +63,7 @@ func (s *site) kill9() {
 
 // conn returns a client connection with token to repository repo.
 func (s *site) conn(token, repo string) *client.Conn {
-	return client.Dial(client.Config{Server: s.url, Token: token, Repo: repo})
+	return client.Dial(client.Config{Server: s.url, Token: token, Repo: repo, RootCAs: s.roots})
 }
 
 // token creates a token of role for repo with the server-admin token.

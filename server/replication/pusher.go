@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -305,5 +306,12 @@ var ErrTarget = errors.New("target")
 // reachable with errors.As. Target messages never hold the token: servers
 // never echo tokens (SPEC.md §12.2).
 func targetError(step string, err error) error {
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		// Said here, on the source server, because only its
+		// configuration can fix it: a client's --ca-file is for the
+		// client's own connection.
+		return fmt.Errorf("%w: %s: %w (this server does not trust the target's certificate: name the CA that signed it in the replication config's ca_file)", ErrTarget, step, err)
+	}
 	return fmt.Errorf("%w: %s: %w", ErrTarget, step, err)
 }

@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"strings"
 	"time"
@@ -31,7 +33,7 @@ const messageLimit = 64 << 20
 // not contact the server.
 func Dial(url, token string, hc *http.Client) *Target {
 	if hc == nil {
-		hc = httpClient(url)
+		hc = HTTPClient(url, nil)
 	}
 	url = strings.TrimRight(url, "/")
 	opts := []connect.ClientOption{
@@ -47,9 +49,11 @@ func Dial(url, token string, hc *http.Client) *Target {
 	}
 }
 
-// httpClient multiplexes every stream of a replication on one HTTP/2
-// connection, so parallel PutChunks streams share one TCP connection.
-func httpClient(url string) *http.Client {
+// HTTPClient returns the client Dial uses by default, trusting roots
+// instead of the system's certificate authorities when roots is not nil.
+// It multiplexes every stream of a replication on one HTTP/2 connection,
+// so parallel PutChunks streams share one TCP connection.
+func HTTPClient(url string, roots *x509.CertPool) *http.Client {
 	var protocols http.Protocols
 	if strings.HasPrefix(url, "http://") {
 		protocols.SetUnencryptedHTTP2(true)
@@ -59,6 +63,7 @@ func httpClient(url string) *http.Client {
 	}
 	return &http.Client{Transport: &http.Transport{
 		Protocols:             &protocols,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		ResponseHeaderTimeout: 5 * time.Minute,
 		IdleConnTimeout:       90 * time.Second,
 	}}
