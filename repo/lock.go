@@ -68,8 +68,7 @@ func (r *Repo) SetLock(ctx context.Context, repoID uint32, snap format.ID, mode 
 		return indexkey.LockRecord{}, fmt.Errorf("lock until %s: must be in the future (server time %s): %w",
 			until.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), ErrInvalid)
 	}
-	r.locks.Lock()
-	defer r.locks.Unlock()
+	defer r.snapLock(snap)()
 	name, err := r.repoName(repoID)
 	if err != nil {
 		return indexkey.LockRecord{}, err
@@ -115,6 +114,13 @@ func (r *Repo) SetLock(ctx context.Context, repoID uint32, snap format.ID, mode 
 	return rec, nil
 }
 
+// snapLock takes the lock mutex of snapshot snap and returns its release.
+func (r *Repo) snapLock(snap format.ID) (unlock func()) {
+	mu := &r.locks[int(snap[0])%len(r.locks)]
+	mu.Lock()
+	return mu.Unlock
+}
+
 // checkChange applies the compliance rules to a change of an active lock.
 func checkChange(snap format.ID, old indexkey.LockRecord, mode indexkey.LockMode, until time.Time) error {
 	if old.Mode != indexkey.LockCompliance {
@@ -136,12 +142,11 @@ func checkChange(snap format.ID, old indexkey.LockRecord, mode indexkey.LockMode
 // refused (ErrLockRefused, whoever asks); no lock is ErrNotFound. S3
 // retentions already set stay until their date: they can only be extended.
 func (r *Repo) RemoveLock(ctx context.Context, repoID uint32, snap format.ID, now time.Time) error {
-	r.locks.Lock()
-	defer r.locks.Unlock()
+	defer r.snapLock(snap)()
 	return r.removeLock(ctx, repoID, snap, now)
 }
 
-// removeLock is RemoveLock with r.locks held.
+// removeLock is RemoveLock with the snapshot's lock mutex held.
 func (r *Repo) removeLock(ctx context.Context, repoID uint32, snap format.ID, now time.Time) error {
 	name, err := r.repoName(repoID)
 	if err != nil {
@@ -175,11 +180,10 @@ func (r *Repo) removeLock(ctx context.Context, repoID uint32, snap format.ID, no
 // ForgetSnapshot deletes snapshot snap unless a lock protects it at now:
 // an active compliance lock refuses with ErrLockRefused, an active
 // governance lock with ErrLocked. An expired lock is removed first. It
-// holds the lock mutex throughout, so no lock can be set between the check
-// and the deletion.
+// holds the snapshot's lock mutex throughout, so no lock can be set
+// between the check and the deletion.
 func (r *Repo) ForgetSnapshot(ctx context.Context, repoID uint32, snap format.ID, now time.Time) error {
-	r.locks.Lock()
-	defer r.locks.Unlock()
+	defer r.snapLock(snap)()
 	l, has, err := r.GetLock(repoID, snap)
 	if err != nil {
 		return err

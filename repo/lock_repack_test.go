@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"testing"
@@ -157,5 +158,66 @@ func (f *lockFixture) assertReadable(t *testing.T, snap format.ID) {
 	})
 	if err != nil {
 		t.Fatalf("read the locked snapshot's chunks: %v", err)
+	}
+}
+
+// TestLockWalkBlocksOnlyItsSnapshot holds a lock's retention walk open and
+// forgets two snapshots meanwhile: one on another lock stripe is forgotten
+// at once; a forget of the snapshot being locked waits for the lock and is
+// then refused by it.
+func TestLockWalkBlocksOnlyItsSnapshot(t *testing.T) {
+	ctx := context.Background()
+	f := newLockFixture(t, 4)
+	locked := f.snaps[0]
+	other := format.ID{}
+	for _, s := range f.snaps[1:] {
+		if int(s[0])%len(f.r.locks) != int(locked[0])%len(f.r.locks) {
+			other = s
+			break
+		}
+	}
+	if other.IsZero() {
+		t.Fatal("fixture: every snapshot shares the locked one's stripe")
+	}
+	inWalk, release := make(chan struct{}), make(chan struct{})
+	testHookRetainLookedUp = func() {
+		close(inWalk)
+		<-release
+	}
+	t.Cleanup(func() { testHookRetainLookedUp = nil })
+	until := time.Now().Add(time.Hour)
+	lockDone := make(chan error, 1)
+	go func() {
+		_, err := f.r.SetLock(ctx, f.repoID, locked, indexkey.LockCompliance, until, time.Now())
+		lockDone <- err
+	}()
+	<-inWalk
+
+	otherDone := make(chan error, 1)
+	go func() { otherDone <- f.r.ForgetSnapshot(ctx, f.repoID, other, time.Now()) }()
+	select {
+	case err := <-otherDone:
+		if err != nil {
+			t.Fatalf("forget of another snapshot during the walk: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("forget of another snapshot waited for the lock's walk")
+	}
+
+	sameDone := make(chan error, 1)
+	go func() { sameDone <- f.r.ForgetSnapshot(ctx, f.repoID, locked, time.Now()) }()
+	time.Sleep(100 * time.Millisecond) // let the forget reach the mutex
+	select {
+	case err := <-sameDone:
+		t.Fatalf("forget of the snapshot being locked did not wait for the lock: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-lockDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sameDone; !errors.Is(err, ErrLockRefused) {
+		t.Fatalf("forget of the snapshot locked meanwhile: %v, want ErrLockRefused", err)
 	}
 }

@@ -54,9 +54,12 @@ type Repo struct {
 
 	counters counters
 
-	// locks serialises lock changes and snapshot forgets (lock*.go), so a
-	// snapshot can never be deleted between a lock check and a lock write.
-	locks sync.Mutex
+	// locks serialise lock changes and forgets of one snapshot (lock*.go,
+	// snapLock), so a snapshot can never be deleted between a lock check
+	// and a lock write. They are striped by snapshot ID: setting a lock
+	// walks the whole snapshot, which may take minutes on S3, and must not
+	// hold up forgets of other snapshots meanwhile.
+	locks [64]sync.Mutex
 	// flagsMu orders read-modify-writes of repository records (SetReplica).
 	flagsMu sync.Mutex
 
