@@ -9,6 +9,7 @@ import (
 
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/format/pemca"
 	"github.com/holdfast-backup/holdfast/server/replication"
 )
 
@@ -35,6 +36,11 @@ func (s *ReplicationService) Replicate(ctx context.Context, req *connect.Request
 	}
 	if err := t.validate(); err != nil {
 		return toConnect(s.log, op, fmt.Errorf("%w: %v", errBadRequest, err))
+	}
+	if pem := m.GetTargetCaPem(); len(pem) > 0 {
+		if t.RootCAs, err = pemca.Parse(pem); err != nil {
+			return toConnect(s.log, op, fmt.Errorf("%w: target_ca_pem: %v", errBadRequest, err))
+		}
 	}
 	var sendErr error
 	p := s.newPusher(repoID, t, func(ev *holdfastv1.ReplicateResponse) {

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast-backup/holdfast/cmd/internal/testcert"
+	"github.com/holdfast-backup/holdfast/format/pemca/pemcatest"
 	"github.com/holdfast-backup/holdfast/repo"
 	"github.com/holdfast-backup/holdfast/server"
 )
@@ -93,12 +93,12 @@ func newCLIServerFull(t testing.TB, opts server.Options, wrap func(http.Handler)
 
 // newCLIServerTLS is newCLIServer serving https with certs' server
 // certificate.
-func newCLIServerTLS(t testing.TB, certs testcert.Files) *cliServer {
+func newCLIServerTLS(t testing.TB, certs pemcatest.Files) *cliServer {
 	t.Helper()
 	return startCLIServer(t, server.Options{}, nil, &certs)
 }
 
-func startCLIServer(t testing.TB, opts server.Options, wrap func(http.Handler) http.Handler, certs *testcert.Files) *cliServer {
+func startCLIServer(t testing.TB, opts server.Options, wrap func(http.Handler) http.Handler, certs *pemcatest.Files) *cliServer {
 	t.Helper()
 	data := t.TempDir()
 	stores := []string{filepath.Join(data, "s0"), filepath.Join(data, "s1"), filepath.Join(data, "s2")}

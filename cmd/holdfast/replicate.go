@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	"github.com/holdfast-backup/holdfast/cmd/internal/cafile"
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 )
@@ -21,6 +22,7 @@ func init() { registerAdmin(newAdminReplicate) }
 
 type replicateFlags struct {
 	to, toToken, toTokenFile, toRepo string
+	toCAFile                         string
 	continuous, prune, json          bool
 	bwlimit                          int64
 	parallel                         int32
@@ -45,7 +47,12 @@ backups after a failover.
 
 With --continuous the command keeps running and each new snapshot is
 replicated within seconds, until interrupted. For replication without a
-client, configure targets in holdfastd (--replicate-config).`,
+client, configure targets in holdfastd (--replicate-config).
+
+The source server checks an https target's certificate against its system
+CAs, or with --to-ca-file against the CA certificates in that PEM file
+(sent to the server with the request). --ca-file is for this command's own
+connection to the source server.`,
 		Example: `  holdfast admin replicate --repo web01 --to https://dr.example:8433 --to-token-file dr.token
   holdfast admin replicate --repo web01 --to https://dr.example:8433 --to-token-file dr.token \
       --continuous --parallel 4 --bwlimit 50000000`,
@@ -57,6 +64,7 @@ client, configure targets in holdfastd (--replicate-config).`,
 	fl.StringVar(&f.toToken, "to-token", "", "replicate `TOKEN` of the target repository")
 	fl.StringVar(&f.toTokenFile, "to-token-file", "", "read the target token from `FILE`")
 	fl.StringVar(&f.toRepo, "to-repo", "", "target repository `NAME` (default: the same name)")
+	fl.StringVar(&f.toCAFile, "to-ca-file", "", "the source server trusts the CA certificates in PEM `FILE` for an https target")
 	fl.BoolVar(&f.continuous, "continuous", false, "keep replicating each new snapshot until interrupted")
 	fl.BoolVar(&f.prune, "prune", false, "delete snapshots on the target (a replica) that the source no longer has")
 	fl.Int64Var(&f.bwlimit, "bwlimit", 0, "limit chunk traffic to `BYTES` per second (0: unlimited)")
@@ -80,6 +88,12 @@ func runReplicate(cmd *cobra.Command, g *globals, f replicateFlags) error {
 	case f.bwlimit < 0:
 		return usagef("--bwlimit %d: want bytes per second, 0 for none", f.bwlimit)
 	}
+	var caPEM []byte
+	if f.toCAFile != "" {
+		if caPEM, err = cafile.Read(f.toCAFile); err != nil {
+			return usagef("--to-ca-file: %v", err)
+		}
+	}
 	c, err := g.conn(true)
 	if err != nil {
 		return err
@@ -92,6 +106,7 @@ func runReplicate(cmd *cobra.Command, g *globals, f replicateFlags) error {
 	stream, err := c.Replication.Replicate(ctx, connect.NewRequest(&holdfastv1.ReplicateRequest{
 		Repo: c.Repo(), TargetUrl: f.to, TargetToken: token, TargetRepo: f.toRepo,
 		Continuous: f.continuous, Prune: f.prune, Bwlimit: f.bwlimit, Parallel: f.parallel,
+		TargetCaPem: caPEM,
 	}))
 	if err != nil {
 		return adminRPCError("replicate", err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/holdfast-backup/holdfast/cmd/internal/testcert"
+	"github.com/holdfast-backup/holdfast/format/pemca/pemcatest"
 )
 
 // TestCLICAFile runs the client against an https server whose certificate
@@ -17,7 +17,7 @@ import (
 // is not a certificate bundle is a usage error naming the file.
 func TestCLICAFile(t *testing.T) {
 	dir := t.TempDir()
-	certs := testcert.New(t, dir)
+	certs := pemcatest.New(t, dir)
 	srv := newCLIServerTLS(t, certs)
 	if !strings.HasPrefix(srv.url, "https://") {
 		t.Fatalf("server URL %q", srv.url)
@@ -25,7 +25,7 @@ func TestCLICAFile(t *testing.T) {
 
 	// Not trusted: the system roots do not know the test CA, and a CA file
 	// with another CA is no better.
-	other := testcert.New(t, t.TempDir())
+	other := pemcatest.New(t, t.TempDir())
 	for _, ca := range []string{"", other.CA} {
 		env := cliEnv{server: srv.url, token: srv.admin, repo: "tls", cache: t.TempDir(), ca: ca}
 		r := env.run(t, "admin", "repo", "create", "tls").want(t, 1, "untrusted server, CA file "+ca)
@@ -54,6 +54,12 @@ func TestCLICAFile(t *testing.T) {
 		if !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "not a certificate") {
 			t.Fatalf("--ca-file %s: stderr %q, want %q and no file contents", file, r.stderr, want)
 		}
+	}
+
+	env := cliEnv{server: srv.url, token: srv.admin, repo: "tls", cache: t.TempDir(), ca: certs.CA}
+	r := env.run(t, "admin", "replicate", "--to", "https://127.0.0.1:1", "--to-token", "hf_x", "--to-ca-file", garbage).want(t, 2, "--to-ca-file garbage")
+	if !strings.Contains(r.stderr, "--to-ca-file") || !strings.Contains(r.stderr, "no PEM certificate") {
+		t.Fatalf("--to-ca-file garbage: stderr %q", r.stderr)
 	}
 
 	// Trusted: a whole backup and restore over TLS.

@@ -12,21 +12,22 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/holdfast-backup/holdfast/cmd/internal/testcert"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
+	"github.com/holdfast-backup/holdfast/format/pemca/pemcatest"
 )
 
 // TestReplicationToTLSTargetWithCAFile replicates to a target serving https
 // with a certificate from a private CA. A one-shot replication, which has
 // only the system's roots, fails and says to name the CA in ca_file;
 // continuous replication configured with that ca_file delivers the
-// snapshot.
+// snapshot, and so does a one-shot replication that carries the CA
+// (target_ca_pem, admin replicate --to-ca-file).
 func TestReplicationToTLSTargetWithCAFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: starts holdfastd processes")
 	}
 	bin := buildServer(t)
-	certs := testcert.New(t, t.TempDir())
+	certs := pemcatest.New(t, t.TempDir())
 	dst := startSite(t, bin, "--tls-cert", certs.Cert, "--tls-key", certs.Key)
 	dst.roots = certs.Pool
 	if !strings.HasPrefix(dst.url, "https://") {
@@ -68,5 +69,19 @@ func TestReplicationToTLSTargetWithCAFile(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), p.replToken) {
 		t.Fatal("the error quotes the target token")
+	}
+	// With the CA in the request it works; a bundle that is not one is
+	// refused before anything is dialed.
+	caPEM, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.replicate(ctx, &holdfastv1.ReplicateRequest{TargetCaPem: caPEM}); err != nil {
+		t.Fatalf("one-shot replication with target_ca_pem: %v", err)
+	}
+	keyPEM, _ := os.ReadFile(certs.Key)
+	_, err = p.replicate(ctx, &holdfastv1.ReplicateRequest{TargetCaPem: keyPEM})
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "target_ca_pem") || strings.Contains(err.Error(), "PRIVATE KEY-----") {
+		t.Fatalf("a private key as target_ca_pem: %v, want invalid_argument naming the field and not quoting it", err)
 	}
 }

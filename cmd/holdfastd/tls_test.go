@@ -15,15 +15,15 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/holdfast-backup/holdfast/cmd/internal/testcert"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/format/pemca/pemcatest"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key, and returns a
 // pool that trusts it.
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	c := testcert.New(t, dir)
+	c := pemcatest.New(t, dir)
 	return c.Cert, c.Key, c.Pool
 }
 

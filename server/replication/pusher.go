@@ -311,7 +311,7 @@ func targetError(step string, err error) error {
 		// Said here, on the source server, because only its
 		// configuration can fix it: a client's --ca-file is for the
 		// client's own connection.
-		return fmt.Errorf("%w: %s: %w (this server does not trust the target's certificate: name the CA that signed it in the replication config's ca_file)", ErrTarget, step, err)
+		return fmt.Errorf("%w: %s: %w (this server does not trust the target's certificate: give the CA that signed it as ca_file in the replication config, or with admin replicate --to-ca-file)", ErrTarget, step, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrTarget, step, err)
 }

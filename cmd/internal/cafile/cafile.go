@@ -2,48 +2,39 @@ package cafile
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/holdfast-backup/holdfast/format/pemca"
 )
 
-// maxSize bounds the file: a CA bundle is kilobytes, the system's whole
-// bundle about 200 KiB.
-const maxSize = 4 << 20
-
-// Load reads every CERTIFICATE block of the PEM file at path into a new
-// pool. Other PEM blocks (a private key pasted in by mistake) are refused
-// rather than skipped, and so is a file without certificates. Errors name
-// the file and the block, never its contents.
+// Load reads the PEM bundle at path into a new pool (pemca.Parse's
+// rules). Errors name the file, never quote it.
 func Load(path string) (*x509.CertPool, error) {
 	raw, err := readSmall(path)
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	n := 0
-	for rest := raw; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		n++
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("CA file %s: PEM block %d is a %q, want only CERTIFICATE blocks", path, n, block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("CA file %s: certificate %d: %v", path, n, err)
-		}
-		pool.AddCert(cert)
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate in it (want -----BEGIN CERTIFICATE----- blocks)", path)
+	pool, err := pemca.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("CA file %s: %v", path, err)
 	}
 	return pool, nil
+}
+
+// Read returns the PEM bundle at path, checked like Load, to send to a
+// server that will trust it (admin replicate --to-ca-file).
+func Read(path string) ([]byte, error) {
+	raw, err := readSmall(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pemca.Parse(raw); err != nil {
+		return nil, fmt.Errorf("CA file %s: %v", path, err)
+	}
+	return raw, nil
 }
 
 func readSmall(path string) ([]byte, error) {
@@ -56,8 +47,8 @@ func readSmall(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA file: %w", err)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxSize {
-		return nil, fmt.Errorf("CA file %s: not a regular file of at most %d bytes", path, maxSize)
+	if !fi.Mode().IsRegular() || fi.Size() > pemca.MaxSize {
+		return nil, fmt.Errorf("CA file %s: not a regular file of at most %d bytes", path, pemca.MaxSize)
 	}
 	raw := make([]byte, fi.Size())
 	if _, err := f.ReadAt(raw, 0); err != nil {

@@ -10,14 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/holdfast-backup/holdfast/cmd/internal/testcert"
+	"github.com/holdfast-backup/holdfast/format/pemca/pemcatest"
 )
 
 // TestLoad: a bundle of two CAs trusts both; anything else is refused with
 // an error that names the file and never quotes it.
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	a, b := testcert.New(t, t.TempDir()), testcert.New(t, t.TempDir())
+	a, b := pemcatest.New(t, t.TempDir()), pemcatest.New(t, t.TempDir())
 	bundle := filepath.Join(dir, "bundle.pem")
 	pa, _ := os.ReadFile(a.CA)
 	pb, _ := os.ReadFile(b.CA)
@@ -28,7 +28,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := testcert.New(t, t.TempDir())
+	other := pemcatest.New(t, t.TempDir())
 	if !verifies(t, pool, a.Cert) || !verifies(t, pool, b.Cert) || verifies(t, pool, other.Cert) {
 		t.Fatal("the pool should trust exactly the bundle's two CAs")
 	}

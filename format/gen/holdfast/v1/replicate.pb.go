@@ -39,7 +39,11 @@ type ReplicateRequest struct {
 	// Envelope bytes per second over all streams; 0 = unlimited.
 	Bwlimit int64 `protobuf:"varint,7,opt,name=bwlimit,proto3" json:"bwlimit,omitempty"`
 	// Parallel PutChunks streams; 0 means 1, at most 16.
-	Parallel      int32 `protobuf:"varint,8,opt,name=parallel,proto3" json:"parallel,omitempty"`
+	Parallel int32 `protobuf:"varint,8,opt,name=parallel,proto3" json:"parallel,omitempty"`
+	// PEM CERTIFICATE blocks (at most 1 MiB): an https target must chain to
+	// one of them instead of to the source server's system CAs. Empty: the
+	// system CAs.
+	TargetCaPem   []byte `protobuf:"bytes,9,opt,name=target_ca_pem,json=targetCaPem,proto3" json:"target_ca_pem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -128,6 +132,13 @@ func (x *ReplicateRequest) GetParallel() int32 {
 		return x.Parallel
 	}
 	return 0
+}
+
+func (x *ReplicateRequest) GetTargetCaPem() []byte {
+	if x != nil {
+		return x.TargetCaPem
+	}
+	return nil
 }
 
 // ReplicateResponse is sent after each snapshot and at the end of each pass.
@@ -345,7 +356,7 @@ var File_holdfast_v1_replicate_proto protoreflect.FileDescriptor
 
 const file_holdfast_v1_replicate_proto_rawDesc = "" +
 	"\n" +
-	"\x1bholdfast/v1/replicate.proto\x12\vholdfast.v1\"\xf5\x01\n" +
+	"\x1bholdfast/v1/replicate.proto\x12\vholdfast.v1\"\x99\x02\n" +
 	"\x10ReplicateRequest\x12\x12\n" +
 	"\x04repo\x18\x01 \x01(\tR\x04repo\x12\x1d\n" +
 	"\n" +
@@ -358,7 +369,8 @@ const file_holdfast_v1_replicate_proto_rawDesc = "" +
 	"continuous\x12\x14\n" +
 	"\x05prune\x18\x06 \x01(\bR\x05prune\x12\x18\n" +
 	"\abwlimit\x18\a \x01(\x03R\abwlimit\x12\x1a\n" +
-	"\bparallel\x18\b \x01(\x05R\bparallel\"\x80\x03\n" +
+	"\bparallel\x18\b \x01(\x05R\bparallel\x12\"\n" +
+	"\rtarget_ca_pem\x18\t \x01(\fR\vtargetCaPem\"\x80\x03\n" +
 	"\x11ReplicateResponse\x12\x1f\n" +
 	"\vsnapshot_id\x18\x01 \x01(\fR\n" +
 	"snapshotId\x12)\n" +

@@ -1,6 +1,6 @@
-// Package testcert makes TLS certificates for tests of the binaries: a
+// Package pemcatest makes TLS certificates for tests of the binaries: a
 // private CA and a server certificate for 127.0.0.1 that it signed.
-package testcert
+package pemcatest
 
 import (
 	"crypto/ecdsa"
