@@ -17,7 +17,9 @@ func TestBucketHoldsTheRate(t *testing.T) {
 		}
 	}
 	el := time.Since(start)
-	if el < 400*time.Millisecond || el > 900*time.Millisecond {
+	// The lower bound is the limit; the upper one only catches a bucket
+	// that waits far too long, with room for a busy CI machine.
+	if el < 400*time.Millisecond || el > 2*time.Second {
 		t.Fatalf("5 MiB at 10 MiB/s took %v, want about 0.4-0.5 s", el)
 	}
 	if newBucket(0) != nil {
