@@ -37,6 +37,9 @@ func (s *ReplicationService) Replicate(ctx context.Context, req *connect.Request
 	if err := t.validate(); err != nil {
 		return toConnect(s.log, op, fmt.Errorf("%w: %v", errBadRequest, err))
 	}
+	if err := s.allowTarget(t.URL); err != nil {
+		return toConnect(s.log, op, fmt.Errorf("%w: %v", errDenied, err))
+	}
 	if pem := m.GetTargetCaPem(); len(pem) > 0 {
 		if t.RootCAs, err = pemca.Parse(pem); err != nil {
 			return toConnect(s.log, op, fmt.Errorf("%w: target_ca_pem: %v", errBadRequest, err))

@@ -36,6 +36,11 @@ type Options struct {
 	// CollectGarbage RPC; nil answers Unimplemented. It is injected so this
 	// package does not depend on package gc (holdfastd wires gc.Run in).
 	CollectGarbage GarbageCollector
+	// ReplicateAllow, when not empty, lists the only targets the Replicate
+	// RPC may push to (see ParseReplicateAllow); empty allows any. Targets
+	// of holdfastd's replication configuration are the operator's own and
+	// are not checked.
+	ReplicateAllow []AllowedTarget
 }
 
 // GarbageCollector runs one collection of repository repoID and reports
@@ -59,6 +64,7 @@ type Server struct {
 	metrics *Metrics
 	maxLock time.Duration
 	gc      GarbageCollector
+	allow   []AllowedTarget
 
 	// sessions orders writes that depend on a session being alive (pins,
 	// lease renewals: read side) against the writes that end sessions
@@ -91,7 +97,7 @@ func New(r *repo.Repo, opts Options) *Server {
 	}
 	return &Server{
 		repo: r, log: opts.Log, lease: opts.SessionLease, now: opts.Now, metrics: opts.Metrics,
-		maxLock: opts.MaxLock, gc: opts.CollectGarbage,
+		maxLock: opts.MaxLock, gc: opts.CollectGarbage, allow: opts.ReplicateAllow,
 		auth:     &authenticator{repo: r, now: opts.Now},
 		stopping: make(chan struct{}),
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -140,5 +142,61 @@ func TestReplicateRefusesBadRequests(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), p.replToken) {
 		t.Fatal("the error echoes the target token")
+	}
+}
+
+// TestReplicateAllowList starts the source with --replicate-allow naming
+// the target: replication to it works, and any other address (an internal
+// service, another port of the same host) is refused with
+// permission_denied before the server connects to it.
+func TestReplicateAllowList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: starts two holdfastd processes")
+	}
+	bin := buildServer(t)
+	dst := startSite(t, bin)
+	createRepo(t, dst.url, dst.admin, "web")
+	if err := dst.setReplica("web", true); err != nil {
+		t.Fatal(err)
+	}
+	p := &replPair{dst: dst, replToken: dst.token("web", holdfastv1.Role_ROLE_REPLICATE)}
+	p.startSource(t, bin, "--replicate-allow", "localhost,"+dst.addr)
+	id := p.backup(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := p.replicate(ctx, &holdfastv1.ReplicateRequest{}); err != nil {
+		t.Fatalf("replication to an allowed target: %v", err)
+	}
+	if !slices.Contains(dst.snapshotIDs(p.replToken, "web"), id) {
+		t.Fatal("the allowed replication did not deliver the snapshot")
+	}
+	// A listener that must never see a connection.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	for _, target := range []string{"http://" + ln.Addr().String(), "http://169.254.169.254"} {
+		_, err := p.replicate(ctx, &holdfastv1.ReplicateRequest{TargetUrl: target})
+		if !codeIs(err, connect.CodePermissionDenied) || !strings.Contains(err.Error(), "--replicate-allow") {
+			t.Fatalf("target %s outside the list: %v, want permission_denied naming --replicate-allow", target, err)
+		}
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the server connected to a target outside its --replicate-allow list")
+	case <-time.After(200 * time.Millisecond):
+	}
+	// A bad list stops the server at start.
+	out, err := exec.Command(bin, "serve", "--data", t.TempDir(), "--replicate-allow", "https://dr.example").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--replicate-allow") {
+		t.Fatalf("bad --replicate-allow: exit %d, %s", code, out)
 	}
 }

@@ -31,6 +31,8 @@ type serveOptions struct {
 	gcGrace time.Duration
 	// replicateConfig names the JSON file of replication targets.
 	replicateConfig string
+	// replicateAllow limits the targets of the Replicate RPC.
+	replicateAllow []string
 }
 
 func newServeCommand() *cobra.Command {
@@ -67,6 +69,7 @@ GOMEMLIMIT (e.g. GOMEMLIMIT=400MiB) overrides it.`,
 	f.DurationVar(&opts.gcGrace, "gc-grace", gc.DefaultGrace, "garbage collection never removes chunks of packs younger than `DUR` (at least 1m)")
 	f.StringVar(&opts.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` at /metrics (e.g. 127.0.0.1:9433)")
 	f.StringVar(&opts.replicateConfig, "replicate-config", "", "push repositories to other servers continuously, as configured in JSON `FILE` (SPEC.md §12.5)")
+	f.StringSliceVar(&opts.replicateAllow, "replicate-allow", nil, "let 'holdfast admin replicate' push only to these `HOST[:PORT]`s (repeat or comma-separate; default: anywhere this server can reach)")
 	opts.layout.register(f)
 	return cmd
 }
@@ -81,9 +84,12 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	if opts.maxLock <= 0 {
 		return usagef("--max-lock %s: want a positive duration", opts.maxLock)
 	}
+	allow, err := server.ParseReplicateAllow(opts.replicateAllow)
+	if err != nil {
+		return usagef("--%v", err)
+	}
 	var targets []server.ReplicationTarget
 	if opts.replicateConfig != "" {
-		var err error
 		if targets, err = loadReplicateConfig(opts.replicateConfig); err != nil {
 			return err
 		}
@@ -125,7 +131,7 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 		}
 	}
 	api := server.New(engine, server.Options{Log: log, Metrics: metrics, MaxLock: opts.maxLock,
-		CollectGarbage: collector.New(engine, opts.gcGrace, log)})
+		CollectGarbage: collector.New(engine, opts.gcGrace, log), ReplicateAllow: allow})
 	go api.RunSessionSweeper(ctx, time.Minute)
 	replCtx, stopRepl := context.WithCancel(ctx)
 	waitRepl, err := api.StartReplications(replCtx, targets)
