@@ -155,6 +155,7 @@ type upFixture struct {
 type upOptions struct {
 	local      bool // local directory stores instead of in-memory ones
 	packTarget int
+	gc         GarbageCollector
 }
 
 func newUpFixture(t testing.TB, o upOptions) *upFixture {
@@ -197,7 +198,7 @@ func newUpFixture(t testing.TB, o upOptions) *upFixture {
 	f.admin = f.putToken(t, f.id, indexkey.RoleAdmin)
 	f.server = f.putToken(t, 0, indexkey.RoleAdmin)
 
-	f.srv = New(eng, Options{Now: f.clock.Now})
+	f.srv = New(eng, Options{Now: f.clock.Now, CollectGarbage: o.gc})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -209,9 +209,46 @@ func (s *RetentionService) CollectGarbage(ctx context.Context, req *connect.Requ
 	if s.gc == nil {
 		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("garbage collection is not available on this server yet"))
 	}
-	rep, err := s.gc(ctx, repoID, req.Msg.GetDryRun())
+	rep, err := s.gc(ctx, repoID, req.Msg.GetDryRun(), nil)
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	return connect.NewResponse(&holdfastv1.CollectGarbageResponse{Report: rep}), nil
+}
+
+// gcProgressEvery is the most often a phase's progress is sent.
+const gcProgressEvery = 500 * time.Millisecond
+
+// CollectGarbageStream is CollectGarbage with progress messages, the last
+// one holding the report.
+func (s *RetentionService) CollectGarbageStream(ctx context.Context, req *connect.Request[holdfastv1.CollectGarbageStreamRequest], stream *connect.ServerStream[holdfastv1.CollectGarbageStreamResponse]) error {
+	const op = "CollectGarbageStream"
+	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActForget)
+	if err != nil {
+		return toConnect(s.log, op, err)
+	}
+	if s.gc == nil {
+		return connect.NewError(connect.CodeUnimplemented, errors.New("garbage collection is not available on this server yet"))
+	}
+	// A failed send means the client is gone; the collection then stops
+	// through ctx like an interrupted unary call.
+	send := func(p GCProgress) {
+		_ = stream.Send(&holdfastv1.CollectGarbageStreamResponse{Progress: &holdfastv1.GCProgress{
+			Phase: p.Phase, Done: uint64(max(p.Done, 0)), Total: uint64(max(p.Total, 0))}})
+	}
+	send(GCProgress{Phase: "start"})
+	var last GCProgress
+	var sent time.Time
+	progress := func(p GCProgress) {
+		if now := s.now(); p.Phase != last.Phase || now.Sub(sent) >= gcProgressEvery || p.Total > 0 && p.Done == p.Total {
+			send(p)
+			sent = now
+		}
+		last = p
+	}
+	rep, err := s.gc(ctx, repoID, req.Msg.GetDryRun(), progress)
+	if err != nil {
+		return toConnect(s.log, op, err)
+	}
+	return stream.Send(&holdfastv1.CollectGarbageStreamResponse{Report: rep})
 }

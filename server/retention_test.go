@@ -16,7 +16,12 @@ import (
 )
 
 // stubGC stands in for gc.Run in the role matrix: it reports nothing freed.
-func stubGC(_ context.Context, _ uint32, dryRun bool) (*holdfastv1.GCReport, error) {
+func stubGC(_ context.Context, _ uint32, dryRun bool, progress func(GCProgress)) (*holdfastv1.GCReport, error) {
+	if progress != nil {
+		for _, p := range []GCProgress{{"mark", 1, 3}, {"mark", 2, 3}, {"mark", 3, 3}, {"seal", 7, 7}} {
+			progress(p)
+		}
+	}
 	return &holdfastv1.GCReport{DryRun: dryRun}, nil
 }
 
@@ -271,4 +276,52 @@ func TestCollectGarbageUnwired(t *testing.T) {
 	}
 	wantCode(t, "gc as backup", c(f.backup), connect.CodePermissionDenied)
 	wantCode(t, "gc as admin", c(f.admin), connect.CodeUnimplemented)
+	streamed := func(tok string) error {
+		st, err := f.retClient(tok).CollectGarbageStream(context.Background(), connect.NewRequest(&holdfastv1.CollectGarbageStreamRequest{Repo: f.repo}))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for st.Receive() {
+		}
+		return st.Err()
+	}
+	wantCode(t, "streamed gc as backup", streamed(f.backup), connect.CodePermissionDenied)
+	wantCode(t, "streamed gc as admin", streamed(f.admin), connect.CodeUnimplemented)
+}
+
+// TestCollectGarbageStream: the stream starts with a "start" message, sends
+// the collector's progress (a phase change always, and a phase's last
+// step), and ends with the report.
+func TestCollectGarbageStream(t *testing.T) {
+	f := newUpFixture(t, upOptions{gc: stubGC})
+	st, err := f.retClient(f.admin).CollectGarbageStream(context.Background(), connect.NewRequest(&holdfastv1.CollectGarbageStreamRequest{Repo: f.repo, DryRun: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var phases []string
+	var report *holdfastv1.GCReport
+	for st.Receive() {
+		m := st.Msg()
+		if report != nil {
+			t.Fatal("a message after the report")
+		}
+		if p := m.GetProgress(); p != nil {
+			phases = append(phases, fmt.Sprintf("%s %d/%d", p.GetPhase(), p.GetDone(), p.GetTotal()))
+		}
+		report = m.GetReport()
+	}
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if report == nil || !report.GetDryRun() {
+		t.Fatalf("report %v, want the dry run's", report)
+	}
+	// The fixture's clock stands still, so mark 2/3 falls within the half
+	// second after mark 1/3: not sent.
+	want := []string{"start 0/0", "mark 1/3", "mark 3/3", "seal 7/7"}
+	if !slices.Equal(phases, want) {
+		t.Fatalf("progress %q, want %q", phases, want)
+	}
 }

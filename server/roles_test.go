@@ -165,6 +165,9 @@ var matrixRPCs = []matrixRPC{
 	{"Retention.CollectGarbage", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
 		return rpcErr(c.ret.CollectGarbage(ctx, connect.NewRequest(&holdfastv1.CollectGarbageRequest{Repo: repo, DryRun: true})))
 	}},
+	{"Retention.CollectGarbageStream", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {
+		return drainErr(c.ret.CollectGarbageStream(ctx, connect.NewRequest(&holdfastv1.CollectGarbageStreamRequest{Repo: repo, DryRun: true})))
+	}},
 
 	// Replicate with no target URL: invalid_argument once authorized.
 	{"Replication.Replicate", whoAdmin, true, func(ctx context.Context, c *authClients, repo string) error {

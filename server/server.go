@@ -44,8 +44,15 @@ type Options struct {
 }
 
 // GarbageCollector runs one collection of repository repoID and reports
-// what it freed (or, with dryRun, would free).
-type GarbageCollector func(ctx context.Context, repoID uint32, dryRun bool) (*holdfastv1.GCReport, error)
+// what it freed (or, with dryRun, would free). It calls progress, if not
+// nil, as each phase advances (on its own goroutine, synchronously).
+type GarbageCollector func(ctx context.Context, repoID uint32, dryRun bool, progress func(GCProgress)) (*holdfastv1.GCReport, error)
+
+// GCProgress is where a running collection is (gc.Progress).
+type GCProgress struct {
+	Phase       string
+	Done, Total int64
+}
 
 // DefaultMaxLock bounds lock durations: ten years covers common legal
 // retention periods, and a typo cannot lock data for a century.

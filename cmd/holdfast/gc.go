@@ -3,9 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/holdfast-backup/holdfast/client"
 )
 
 func init() { register(newGCCommand) }
@@ -46,7 +50,9 @@ With --dry-run, report what would be freed and change nothing.
 
 With --json, one JSON object with dry_run, snapshots, chunks_live,
 chunks_dead, packs_deleted, packs_repacked, packs_kept, bytes_freed,
-stored_bytes_freed and duration_s. Needs an admin token; no password.`,
+stored_bytes_freed and duration_s. Needs an admin token; no password.
+On a terminal, stderr shows the phase (mark, seal, packs, orphans) and how
+far it got.`,
 		Example: `  holdfast gc --dry-run
   holdfast gc --json | jq .bytes_freed`,
 		Args: exactArgs(0),
@@ -55,7 +61,9 @@ stored_bytes_freed and duration_s. Needs an admin token; no password.`,
 			if err != nil {
 				return err
 			}
-			r, err := c.CollectGarbage(cmd.Context(), dryRun)
+			show := gcProgress(progressWriter(os.Stderr))
+			r, err := c.CollectGarbage(cmd.Context(), dryRun, show)
+			show(client.GCProgress{Phase: "done"})
 			if err != nil {
 				return err
 			}
@@ -95,4 +103,23 @@ stored_bytes_freed and duration_s. Needs an admin token; no password.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be freed; change nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// gcProgress returns the progress line of gc on w (a terminal), or a
+// no-op when w is nil. Phase "done" clears the line.
+func gcProgress(w io.Writer) func(client.GCProgress) {
+	if w == nil {
+		return func(client.GCProgress) {}
+	}
+	start := time.Now()
+	return func(p client.GCProgress) {
+		switch {
+		case p.Phase == "done":
+			fmt.Fprint(w, "\r\033[K")
+		case p.Total > 0:
+			fmt.Fprintf(w, "\r\033[Kgc: %s %d / %d  %s", p.Phase, p.Done, p.Total, time.Since(start).Round(time.Second))
+		default:
+			fmt.Fprintf(w, "\r\033[Kgc: %s  %s", p.Phase, time.Since(start).Round(time.Second))
+		}
+	}
 }

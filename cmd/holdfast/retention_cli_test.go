@@ -16,7 +16,7 @@ import (
 
 // cliGC stands in for gc.Run: it reports fixed numbers, so the test sees
 // the CLI print what the server sent.
-func cliGC(_ context.Context, _ uint32, dryRun bool) (*holdfastv1.GCReport, error) {
+func cliGC(_ context.Context, _ uint32, dryRun bool, _ func(server.GCProgress)) (*holdfastv1.GCReport, error) {
 	return &holdfastv1.GCReport{DryRun: dryRun, Snapshots: 2, ChunksLive: 10, ChunksDead: 3, PacksDeleted: 1,
 		BytesFreed: 4096, StoredBytesFreed: 6144, DurationNanos: int64(1500 * time.Millisecond)}, nil
 }

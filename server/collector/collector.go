@@ -17,8 +17,12 @@ import (
 // the given grace (0: gc.DefaultGrace). The server cannot import gc itself
 // (gc's tests drive the server), so this package joins them.
 func New(engine *repo.Repo, grace time.Duration, log *slog.Logger) server.GarbageCollector {
-	return func(ctx context.Context, repoID uint32, dryRun bool) (*holdfastv1.GCReport, error) {
-		rep, err := gc.Run(ctx, engine, repoID, gc.Options{DryRun: dryRun, Grace: grace, Log: log})
+	return func(ctx context.Context, repoID uint32, dryRun bool, progress func(server.GCProgress)) (*holdfastv1.GCReport, error) {
+		opts := gc.Options{DryRun: dryRun, Grace: grace, Log: log}
+		if progress != nil {
+			opts.Progress = func(p gc.Progress) { progress(server.GCProgress{Phase: p.Phase, Done: p.Done, Total: p.Total}) }
+		}
+		rep, err := gc.Run(ctx, engine, repoID, opts)
 		if errors.Is(err, gc.ErrBusy) {
 			return nil, fmt.Errorf("%w: %v", server.ErrBusy, err)
 		}

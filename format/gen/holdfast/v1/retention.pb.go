@@ -989,6 +989,176 @@ func (x *CollectGarbageResponse) GetReport() *GCReport {
 	return nil
 }
 
+// GCProgress is where a running collection is: phase is mark, seal, packs
+// or orphans ("start" before the first); done of total units of that
+// phase (total 0 when not known).
+type GCProgress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Phase         string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Done          uint64                 `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	Total         uint64                 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GCProgress) Reset() {
+	*x = GCProgress{}
+	mi := &file_holdfast_v1_retention_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GCProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GCProgress) ProtoMessage() {}
+
+func (x *GCProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_holdfast_v1_retention_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GCProgress.ProtoReflect.Descriptor instead.
+func (*GCProgress) Descriptor() ([]byte, []int) {
+	return file_holdfast_v1_retention_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GCProgress) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *GCProgress) GetDone() uint64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *GCProgress) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+type CollectGarbageStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Repo  string                 `protobuf:"bytes,1,opt,name=repo,proto3" json:"repo,omitempty"`
+	// Report what would be freed; change nothing.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectGarbageStreamRequest) Reset() {
+	*x = CollectGarbageStreamRequest{}
+	mi := &file_holdfast_v1_retention_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectGarbageStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectGarbageStreamRequest) ProtoMessage() {}
+
+func (x *CollectGarbageStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_holdfast_v1_retention_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectGarbageStreamRequest.ProtoReflect.Descriptor instead.
+func (*CollectGarbageStreamRequest) Descriptor() ([]byte, []int) {
+	return file_holdfast_v1_retention_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CollectGarbageStreamRequest) GetRepo() string {
+	if x != nil {
+		return x.Repo
+	}
+	return ""
+}
+
+func (x *CollectGarbageStreamRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// CollectGarbageStreamResponse is one message of the stream: progress, or
+// (the last one) the report.
+type CollectGarbageStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Progress      *GCProgress            `protobuf:"bytes,1,opt,name=progress,proto3" json:"progress,omitempty"`
+	Report        *GCReport              `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectGarbageStreamResponse) Reset() {
+	*x = CollectGarbageStreamResponse{}
+	mi := &file_holdfast_v1_retention_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectGarbageStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectGarbageStreamResponse) ProtoMessage() {}
+
+func (x *CollectGarbageStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_holdfast_v1_retention_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectGarbageStreamResponse.ProtoReflect.Descriptor instead.
+func (*CollectGarbageStreamResponse) Descriptor() ([]byte, []int) {
+	return file_holdfast_v1_retention_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CollectGarbageStreamResponse) GetProgress() *GCProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+func (x *CollectGarbageStreamResponse) GetReport() *GCReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
 var File_holdfast_v1_retention_proto protoreflect.FileDescriptor
 
 const file_holdfast_v1_retention_proto_rawDesc = "" +
@@ -1078,12 +1248,24 @@ const file_holdfast_v1_retention_proto_rawDesc = "" +
 	"\x18previous_run_interrupted\x18\x13 \x01(\bR\x16previousRunInterrupted\x12&\n" +
 	"\x0fchunks_in_grace\x18\x14 \x01(\x04R\rchunksInGrace\"G\n" +
 	"\x16CollectGarbageResponse\x12-\n" +
-	"\x06report\x18\x01 \x01(\v2\x15.holdfast.v1.GCReportR\x06report2\xb8\x02\n" +
+	"\x06report\x18\x01 \x01(\v2\x15.holdfast.v1.GCReportR\x06report\"L\n" +
+	"\n" +
+	"GCProgress\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\x04R\x04done\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x04R\x05total\"J\n" +
+	"\x1bCollectGarbageStreamRequest\x12\x12\n" +
+	"\x04repo\x18\x01 \x01(\tR\x04repo\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\x82\x01\n" +
+	"\x1cCollectGarbageStreamResponse\x123\n" +
+	"\bprogress\x18\x01 \x01(\v2\x17.holdfast.v1.GCProgressR\bprogress\x12-\n" +
+	"\x06report\x18\x02 \x01(\v2\x15.holdfast.v1.GCReportR\x06report2\xa9\x03\n" +
 	"\x10RetentionService\x12C\n" +
 	"\x06Forget\x12\x1a.holdfast.v1.ForgetRequest\x1a\x1b.holdfast.v1.ForgetResponse\"\x00\x12=\n" +
 	"\x04Lock\x12\x18.holdfast.v1.LockRequest\x1a\x19.holdfast.v1.LockResponse\"\x00\x12C\n" +
 	"\x06Unlock\x12\x1a.holdfast.v1.UnlockRequest\x1a\x1b.holdfast.v1.UnlockResponse\"\x00\x12[\n" +
-	"\x0eCollectGarbage\x12\".holdfast.v1.CollectGarbageRequest\x1a#.holdfast.v1.CollectGarbageResponse\"\x00B\xb5\x01\n" +
+	"\x0eCollectGarbage\x12\".holdfast.v1.CollectGarbageRequest\x1a#.holdfast.v1.CollectGarbageResponse\"\x00\x12o\n" +
+	"\x14CollectGarbageStream\x12(.holdfast.v1.CollectGarbageStreamRequest\x1a).holdfast.v1.CollectGarbageStreamResponse\"\x000\x01B\xb5\x01\n" +
 	"\x0fcom.holdfast.v1B\x0eRetentionProtoP\x01ZEgithub.com/holdfast-backup/holdfast/format/gen/holdfast/v1;holdfastv1\xa2\x02\x03HXX\xaa\x02\vHoldfast.V1\xca\x02\vHoldfast\\V1\xe2\x02\x17Holdfast\\V1\\GPBMetadata\xea\x02\fHoldfast::V1b\x06proto3"
 
 var (
@@ -1098,47 +1280,54 @@ func file_holdfast_v1_retention_proto_rawDescGZIP() []byte {
 	return file_holdfast_v1_retention_proto_rawDescData
 }
 
-var file_holdfast_v1_retention_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_holdfast_v1_retention_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_holdfast_v1_retention_proto_goTypes = []any{
-	(*KeepWithin)(nil),             // 0: holdfast.v1.KeepWithin
-	(*TagSet)(nil),                 // 1: holdfast.v1.TagSet
-	(*Policy)(nil),                 // 2: holdfast.v1.Policy
-	(*ForgetRequest)(nil),          // 3: holdfast.v1.ForgetRequest
-	(*SnapshotVerdict)(nil),        // 4: holdfast.v1.SnapshotVerdict
-	(*ForgetResponse)(nil),         // 5: holdfast.v1.ForgetResponse
-	(*LockRequest)(nil),            // 6: holdfast.v1.LockRequest
-	(*LockResponse)(nil),           // 7: holdfast.v1.LockResponse
-	(*UnlockRequest)(nil),          // 8: holdfast.v1.UnlockRequest
-	(*UnlockResponse)(nil),         // 9: holdfast.v1.UnlockResponse
-	(*CollectGarbageRequest)(nil),  // 10: holdfast.v1.CollectGarbageRequest
-	(*GCReport)(nil),               // 11: holdfast.v1.GCReport
-	(*CollectGarbageResponse)(nil), // 12: holdfast.v1.CollectGarbageResponse
-	(*Lock)(nil),                   // 13: holdfast.v1.Lock
-	(LockMode)(0),                  // 14: holdfast.v1.LockMode
+	(*KeepWithin)(nil),                   // 0: holdfast.v1.KeepWithin
+	(*TagSet)(nil),                       // 1: holdfast.v1.TagSet
+	(*Policy)(nil),                       // 2: holdfast.v1.Policy
+	(*ForgetRequest)(nil),                // 3: holdfast.v1.ForgetRequest
+	(*SnapshotVerdict)(nil),              // 4: holdfast.v1.SnapshotVerdict
+	(*ForgetResponse)(nil),               // 5: holdfast.v1.ForgetResponse
+	(*LockRequest)(nil),                  // 6: holdfast.v1.LockRequest
+	(*LockResponse)(nil),                 // 7: holdfast.v1.LockResponse
+	(*UnlockRequest)(nil),                // 8: holdfast.v1.UnlockRequest
+	(*UnlockResponse)(nil),               // 9: holdfast.v1.UnlockResponse
+	(*CollectGarbageRequest)(nil),        // 10: holdfast.v1.CollectGarbageRequest
+	(*GCReport)(nil),                     // 11: holdfast.v1.GCReport
+	(*CollectGarbageResponse)(nil),       // 12: holdfast.v1.CollectGarbageResponse
+	(*GCProgress)(nil),                   // 13: holdfast.v1.GCProgress
+	(*CollectGarbageStreamRequest)(nil),  // 14: holdfast.v1.CollectGarbageStreamRequest
+	(*CollectGarbageStreamResponse)(nil), // 15: holdfast.v1.CollectGarbageStreamResponse
+	(*Lock)(nil),                         // 16: holdfast.v1.Lock
+	(LockMode)(0),                        // 17: holdfast.v1.LockMode
 }
 var file_holdfast_v1_retention_proto_depIdxs = []int32{
 	0,  // 0: holdfast.v1.Policy.keep_within:type_name -> holdfast.v1.KeepWithin
 	1,  // 1: holdfast.v1.Policy.tags:type_name -> holdfast.v1.TagSet
 	2,  // 2: holdfast.v1.ForgetRequest.policy:type_name -> holdfast.v1.Policy
-	13, // 3: holdfast.v1.SnapshotVerdict.lock:type_name -> holdfast.v1.Lock
+	16, // 3: holdfast.v1.SnapshotVerdict.lock:type_name -> holdfast.v1.Lock
 	4,  // 4: holdfast.v1.ForgetResponse.removed:type_name -> holdfast.v1.SnapshotVerdict
 	4,  // 5: holdfast.v1.ForgetResponse.kept:type_name -> holdfast.v1.SnapshotVerdict
-	14, // 6: holdfast.v1.LockRequest.mode:type_name -> holdfast.v1.LockMode
-	13, // 7: holdfast.v1.LockResponse.lock:type_name -> holdfast.v1.Lock
+	17, // 6: holdfast.v1.LockRequest.mode:type_name -> holdfast.v1.LockMode
+	16, // 7: holdfast.v1.LockResponse.lock:type_name -> holdfast.v1.Lock
 	11, // 8: holdfast.v1.CollectGarbageResponse.report:type_name -> holdfast.v1.GCReport
-	3,  // 9: holdfast.v1.RetentionService.Forget:input_type -> holdfast.v1.ForgetRequest
-	6,  // 10: holdfast.v1.RetentionService.Lock:input_type -> holdfast.v1.LockRequest
-	8,  // 11: holdfast.v1.RetentionService.Unlock:input_type -> holdfast.v1.UnlockRequest
-	10, // 12: holdfast.v1.RetentionService.CollectGarbage:input_type -> holdfast.v1.CollectGarbageRequest
-	5,  // 13: holdfast.v1.RetentionService.Forget:output_type -> holdfast.v1.ForgetResponse
-	7,  // 14: holdfast.v1.RetentionService.Lock:output_type -> holdfast.v1.LockResponse
-	9,  // 15: holdfast.v1.RetentionService.Unlock:output_type -> holdfast.v1.UnlockResponse
-	12, // 16: holdfast.v1.RetentionService.CollectGarbage:output_type -> holdfast.v1.CollectGarbageResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	13, // 9: holdfast.v1.CollectGarbageStreamResponse.progress:type_name -> holdfast.v1.GCProgress
+	11, // 10: holdfast.v1.CollectGarbageStreamResponse.report:type_name -> holdfast.v1.GCReport
+	3,  // 11: holdfast.v1.RetentionService.Forget:input_type -> holdfast.v1.ForgetRequest
+	6,  // 12: holdfast.v1.RetentionService.Lock:input_type -> holdfast.v1.LockRequest
+	8,  // 13: holdfast.v1.RetentionService.Unlock:input_type -> holdfast.v1.UnlockRequest
+	10, // 14: holdfast.v1.RetentionService.CollectGarbage:input_type -> holdfast.v1.CollectGarbageRequest
+	14, // 15: holdfast.v1.RetentionService.CollectGarbageStream:input_type -> holdfast.v1.CollectGarbageStreamRequest
+	5,  // 16: holdfast.v1.RetentionService.Forget:output_type -> holdfast.v1.ForgetResponse
+	7,  // 17: holdfast.v1.RetentionService.Lock:output_type -> holdfast.v1.LockResponse
+	9,  // 18: holdfast.v1.RetentionService.Unlock:output_type -> holdfast.v1.UnlockResponse
+	12, // 19: holdfast.v1.RetentionService.CollectGarbage:output_type -> holdfast.v1.CollectGarbageResponse
+	15, // 20: holdfast.v1.RetentionService.CollectGarbageStream:output_type -> holdfast.v1.CollectGarbageStreamResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_holdfast_v1_retention_proto_init() }
@@ -1153,7 +1342,7 @@ func file_holdfast_v1_retention_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_holdfast_v1_retention_proto_rawDesc), len(file_holdfast_v1_retention_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

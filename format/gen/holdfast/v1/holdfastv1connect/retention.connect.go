@@ -42,6 +42,9 @@ const (
 	// RetentionServiceCollectGarbageProcedure is the fully-qualified name of the RetentionService's
 	// CollectGarbage RPC.
 	RetentionServiceCollectGarbageProcedure = "/holdfast.v1.RetentionService/CollectGarbage"
+	// RetentionServiceCollectGarbageStreamProcedure is the fully-qualified name of the
+	// RetentionService's CollectGarbageStream RPC.
+	RetentionServiceCollectGarbageStreamProcedure = "/holdfast.v1.RetentionService/CollectGarbageStream"
 )
 
 // RetentionServiceClient is a client for the holdfast.v1.RetentionService service.
@@ -55,6 +58,12 @@ type RetentionServiceClient interface {
 	Unlock(context.Context, *connect.Request[v1.UnlockRequest]) (*connect.Response[v1.UnlockResponse], error)
 	// CollectGarbage frees the space of chunks no snapshot references.
 	CollectGarbage(context.Context, *connect.Request[v1.CollectGarbageRequest]) (*connect.Response[v1.CollectGarbageResponse], error)
+	// CollectGarbageStream is CollectGarbage with progress: a message at
+	// once, then one per phase change and at most two a second while a
+	// phase advances, and a last one holding the report. Its response
+	// starts at once, so no client or proxy timeout on the first response
+	// byte ends a long collection.
+	CollectGarbageStream(context.Context, *connect.Request[v1.CollectGarbageStreamRequest]) (*connect.ServerStreamForClient[v1.CollectGarbageStreamResponse], error)
 }
 
 // NewRetentionServiceClient constructs a client for the holdfast.v1.RetentionService service. By
@@ -92,15 +101,22 @@ func NewRetentionServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(retentionServiceMethods.ByName("CollectGarbage")),
 			connect.WithClientOptions(opts...),
 		),
+		collectGarbageStream: connect.NewClient[v1.CollectGarbageStreamRequest, v1.CollectGarbageStreamResponse](
+			httpClient,
+			baseURL+RetentionServiceCollectGarbageStreamProcedure,
+			connect.WithSchema(retentionServiceMethods.ByName("CollectGarbageStream")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // retentionServiceClient implements RetentionServiceClient.
 type retentionServiceClient struct {
-	forget         *connect.Client[v1.ForgetRequest, v1.ForgetResponse]
-	lock           *connect.Client[v1.LockRequest, v1.LockResponse]
-	unlock         *connect.Client[v1.UnlockRequest, v1.UnlockResponse]
-	collectGarbage *connect.Client[v1.CollectGarbageRequest, v1.CollectGarbageResponse]
+	forget               *connect.Client[v1.ForgetRequest, v1.ForgetResponse]
+	lock                 *connect.Client[v1.LockRequest, v1.LockResponse]
+	unlock               *connect.Client[v1.UnlockRequest, v1.UnlockResponse]
+	collectGarbage       *connect.Client[v1.CollectGarbageRequest, v1.CollectGarbageResponse]
+	collectGarbageStream *connect.Client[v1.CollectGarbageStreamRequest, v1.CollectGarbageStreamResponse]
 }
 
 // Forget calls holdfast.v1.RetentionService.Forget.
@@ -123,6 +139,11 @@ func (c *retentionServiceClient) CollectGarbage(ctx context.Context, req *connec
 	return c.collectGarbage.CallUnary(ctx, req)
 }
 
+// CollectGarbageStream calls holdfast.v1.RetentionService.CollectGarbageStream.
+func (c *retentionServiceClient) CollectGarbageStream(ctx context.Context, req *connect.Request[v1.CollectGarbageStreamRequest]) (*connect.ServerStreamForClient[v1.CollectGarbageStreamResponse], error) {
+	return c.collectGarbageStream.CallServerStream(ctx, req)
+}
+
 // RetentionServiceHandler is an implementation of the holdfast.v1.RetentionService service.
 type RetentionServiceHandler interface {
 	// Forget removes snapshot records, by ID and/or by a retention policy.
@@ -134,6 +155,12 @@ type RetentionServiceHandler interface {
 	Unlock(context.Context, *connect.Request[v1.UnlockRequest]) (*connect.Response[v1.UnlockResponse], error)
 	// CollectGarbage frees the space of chunks no snapshot references.
 	CollectGarbage(context.Context, *connect.Request[v1.CollectGarbageRequest]) (*connect.Response[v1.CollectGarbageResponse], error)
+	// CollectGarbageStream is CollectGarbage with progress: a message at
+	// once, then one per phase change and at most two a second while a
+	// phase advances, and a last one holding the report. Its response
+	// starts at once, so no client or proxy timeout on the first response
+	// byte ends a long collection.
+	CollectGarbageStream(context.Context, *connect.Request[v1.CollectGarbageStreamRequest], *connect.ServerStream[v1.CollectGarbageStreamResponse]) error
 }
 
 // NewRetentionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -167,6 +194,12 @@ func NewRetentionServiceHandler(svc RetentionServiceHandler, opts ...connect.Han
 		connect.WithSchema(retentionServiceMethods.ByName("CollectGarbage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	retentionServiceCollectGarbageStreamHandler := connect.NewServerStreamHandler(
+		RetentionServiceCollectGarbageStreamProcedure,
+		svc.CollectGarbageStream,
+		connect.WithSchema(retentionServiceMethods.ByName("CollectGarbageStream")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/holdfast.v1.RetentionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RetentionServiceForgetProcedure:
@@ -177,6 +210,8 @@ func NewRetentionServiceHandler(svc RetentionServiceHandler, opts ...connect.Han
 			retentionServiceUnlockHandler.ServeHTTP(w, r)
 		case RetentionServiceCollectGarbageProcedure:
 			retentionServiceCollectGarbageHandler.ServeHTTP(w, r)
+		case RetentionServiceCollectGarbageStreamProcedure:
+			retentionServiceCollectGarbageStreamHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -200,4 +235,8 @@ func (UnimplementedRetentionServiceHandler) Unlock(context.Context, *connect.Req
 
 func (UnimplementedRetentionServiceHandler) CollectGarbage(context.Context, *connect.Request[v1.CollectGarbageRequest]) (*connect.Response[v1.CollectGarbageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("holdfast.v1.RetentionService.CollectGarbage is not implemented"))
+}
+
+func (UnimplementedRetentionServiceHandler) CollectGarbageStream(context.Context, *connect.Request[v1.CollectGarbageStreamRequest], *connect.ServerStream[v1.CollectGarbageStreamResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("holdfast.v1.RetentionService.CollectGarbageStream is not implemented"))
 }
