@@ -60,7 +60,7 @@ Connection settings come from flags or the environment:
   HOLDFAST_TOKEN     bearer token                            (--token, --token-file)
   HOLDFAST_REPO      repository name                         (--repo)
   HOLDFAST_PASSWORD  repository password                     (--password-file)
-  HOLDFAST_CA_FILE   CA certificates (PEM) of an https server (--ca-file)
+  HOLDFAST_CA_FILE   CA certificates to trust (PEM file)     (--ca-file)
 
 Exit codes: 0 success, 1 failure, 2 usage error, 3 backup finished but some
 files could not be read, 4 refused (authentication or permission).`,
