@@ -260,6 +260,23 @@ func TestRebuildRestoresLocks(t *testing.T) {
 	if _, has, _ := r.GetLock(f.repoID, f.snaps[2]); has {
 		t.Error("rebuild invented a lock")
 	}
+	// The locked snapshots' packs record their retention again, so GC's
+	// repack leaves them alone as it did before the rebuild.
+	for snap, w := range want {
+		s, err := r.GetSnapshot(ctx, f.repoID, snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		packs, err := r.newRetention(ctx, f.repoID, "locky", w.Mode, w.Until).packsOf(s)
+		if err != nil || len(packs) == 0 {
+			t.Fatalf("packs of %s: %d, %v", snap.Short(), len(packs), err)
+		}
+		for id := range packs {
+			if rec, err := r.idx.GetPack(f.repoID, id); err != nil || rec.RetainUntil.Before(w.Until) {
+				t.Errorf("pack %s of locked snapshot %s after rebuild: RetainUntil %v (%v), want ≥ %v", id.Short(), snap.Short(), rec.RetainUntil, err, w.Until)
+			}
+		}
+	}
 	if err := r.ForgetSnapshot(ctx, f.repoID, f.snaps[0], t0); !errors.Is(err, ErrLockRefused) {
 		t.Fatalf("forget of a rebuilt compliance lock: %v", err)
 	}

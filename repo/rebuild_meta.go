@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -124,11 +125,11 @@ func (r *Repo) countMissing(repoID uint32, refs []byte) (int, error) {
 // most recently set one; a copy that does not decode, or names another
 // snapshot, is skipped. A lock object whose snapshot is gone (a forget
 // interrupted after the snapshot's deletion) is left for scrub to report.
-// Packs' RetainUntil is not restored: it only saves repeated retention
-// requests, and the next lock change sets it again.
+// Then every lock still in force walks its snapshot again (retainLocked).
 func (r *Repo) rebuildLocks(ctx context.Context, name string, repoID uint32, f *found, rep *RebuildReport) error {
 	b := r.idx.NewBatch()
 	defer b.Close()
+	active := map[format.ID]indexkey.LockRecord{}
 	for snap, stores := range f.locks {
 		if _, err := r.idx.GetSnapshot(repoID, snap); err != nil {
 			r.log.Warn("lock object of a snapshot not in the index; skipped", "repo", name, "snapshot", snap.Short())
@@ -139,10 +140,35 @@ func (r *Repo) rebuildLocks(ctx context.Context, name string, repoID uint32, f *
 			r.log.Error("lock skipped: no intact copy", "repo", name, "snapshot", snap.Short())
 			continue
 		}
-		b.PutLock(repoID, snap, indexkey.LockRecord{Mode: indexkey.LockMode(l.Mode), Until: l.Until, Set: l.Set})
+		rec := indexkey.LockRecord{Mode: indexkey.LockMode(l.Mode), Until: l.Until, Set: l.Set}
+		b.PutLock(repoID, snap, rec)
 		rep.Locks++
+		if rec.Until.After(time.Now()) {
+			active[snap] = rec
+		}
 	}
-	return b.Commit(true)
+	if err := b.Commit(true); err != nil {
+		return err
+	}
+	return r.retainLocked(ctx, name, repoID, active)
+}
+
+// retainLocked runs the retention walk of each lock in force (§13.2) over
+// the rebuilt index. It records the packs' RetainUntil, which GC's repack
+// consults and which the old index held, and it gives retention again to
+// any shard on an Object Lock store that lacks it (one scrub rebuilt).
+// Retention is never shortened, so this sets nothing weaker than before.
+func (r *Repo) retainLocked(ctx context.Context, name string, repoID uint32, active map[format.ID]indexkey.LockRecord) error {
+	for snap, l := range active {
+		s, err := r.GetSnapshot(ctx, repoID, snap)
+		if err != nil {
+			return err
+		}
+		if err := r.newRetention(ctx, repoID, name, l.Mode, l.Until).snapshot(s); err != nil {
+			return fmt.Errorf("retention of locked snapshot %s: %w", snap.Short(), err)
+		}
+	}
+	return nil
 }
 
 // newestLockCopy reads every copy of a lock object and returns the valid
