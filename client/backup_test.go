@@ -530,3 +530,42 @@ func TestBackupSingleFile(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// TestBackupFileTooLargeForEntry lowers the tree entry limit so that a
+// 1 MiB file (about 64 extents at the test chunker's 16 KiB) no longer fits
+// in one entry: that file, and its hard link, are listed as not backed up,
+// the rest of the directory is committed, and the snapshot restores.
+func TestBackupFileTooLargeForEntry(t *testing.T) {
+	defer func(old int) { maxEntrySize = old }(maxEntrySize)
+	maxEntrySize = 1024
+	srv := newBkServer(t)
+	r := srv.initRepo(t, "too-large", bkTestParams)
+	dir := t.TempDir()
+	bkWrite(t, filepath.Join(dir, "small.txt"), []byte("fits\n"))
+	bkWrite(t, filepath.Join(dir, "huge.img"), bkRandom(9, 1<<20))
+	if err := os.Link(filepath.Join(dir, "huge.img"), filepath.Join(dir, "huge-link")); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.Backup(context.Background(), BackupOptions{Paths: []string{dir}, Host: "h", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("one oversized file failed the whole backup: %v", err)
+	}
+	var listed []string
+	for _, fe := range sum.Errors {
+		listed = append(listed, filepath.Base(fe.Path))
+		if !strings.Contains(fe.Error(), "too large to back up") {
+			t.Errorf("error %q does not say why", fe.Error())
+		}
+	}
+	slices.Sort(listed)
+	if !slices.Equal(listed, []string{"huge-link", "huge.img"}) {
+		t.Fatalf("errors %v, want huge.img and its link", sum.Errors)
+	}
+	root := bkSnapshotTree(t, r, bkHeader(t, r, sum.SnapshotID).Header.Root)[""]
+	if len(root) != 1 || root[0].Name != "small.txt" {
+		t.Fatalf("root %+v, want small.txt alone", root)
+	}
+	if got := bkReadContent(t, r, root[0].Content); string(got) != "fits\n" {
+		t.Fatalf("small.txt reads %q", got)
+	}
+}

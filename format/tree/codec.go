@@ -43,6 +43,11 @@ func appendEntry(b []byte, e *Entry) []byte {
 	return b
 }
 
+// EncodedSize returns the length of e's encoded body, which the encoder
+// refuses above MaxEntrySize; a writer calls it to leave out one entry that
+// is too large instead of failing its whole tree.
+func EncodedSize(e *Entry) int { return len(appendEntry(nil, e)) }
+
 // AppendExtents appends a count and then each extent as
 // uvarint(Length<<1 | hole) followed, for a data extent, by its 32-byte ID.
 // Package snapshot uses it for a snapshot's root.
