@@ -13,28 +13,27 @@ import (
 // Load reads the PEM bundle at path into a new pool (pemca.Parse's
 // rules). Errors name the file, never quote it.
 func Load(path string) (*x509.CertPool, error) {
-	raw, err := readSmall(path)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := pemca.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("CA file %s: %v", path, err)
-	}
-	return pool, nil
+	_, pool, err := load(path)
+	return pool, err
 }
 
 // Read returns the PEM bundle at path, checked like Load, to send to a
 // server that will trust it (admin replicate --to-ca-file).
 func Read(path string) ([]byte, error) {
+	raw, _, err := load(path)
+	return raw, err
+}
+
+func load(path string) ([]byte, *x509.CertPool, error) {
 	raw, err := readSmall(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := pemca.Parse(raw); err != nil {
-		return nil, fmt.Errorf("CA file %s: %v", path, err)
+	pool, err := pemca.Parse(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CA file %s: %v", path, err)
 	}
-	return raw, nil
+	return raw, pool, nil
 }
 
 func readSmall(path string) ([]byte, error) {
