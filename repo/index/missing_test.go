@@ -145,7 +145,10 @@ func TestMissingAllocs(t *testing.T) {
 	}
 	small, large := measure(10), measure(5000)
 	t.Logf("allocations per call: %.0f for 10 IDs, %.0f for 5000 IDs", small, large)
-	if large > small+2 {
+	// Per-ID allocations would show up as thousands here. A few more
+	// come and go with Pebble's pools (a GC empties a sync.Pool mid-run),
+	// which CI once saw as 5 against 2: not growth with the batch.
+	if large > small+16 {
 		t.Errorf("allocations grow with the batch: %.0f for 10 IDs, %.0f for 5000", small, large)
 	}
 }
