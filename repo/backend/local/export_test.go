@@ -11,3 +11,6 @@ func (b *Backend) WrapErr(op, name string, err error) error { return b.wrapErr(o
 
 // Root returns the absolute directory.
 func (b *Backend) Root() string { return b.root }
+
+// KeepCache makes Put leave what it wrote in the page cache.
+func (b *Backend) KeepCache() { b.keepCache = true }

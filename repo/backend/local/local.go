@@ -25,6 +25,10 @@ type Backend struct {
 	root       string // absolute, cleaned
 	configured string // as the operator gave it, for String
 
+	// keepCache leaves written objects in the page cache (benchmarks
+	// compare it with the default, which drops them; see Put).
+	keepCache bool
+
 	// testHookCrash, when set, runs after the temporary file is written and
 	// synced and before the rename. An error from it makes Put return at
 	// once without removing the temporary file, as if the process had died.
