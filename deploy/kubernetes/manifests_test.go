@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -215,6 +216,7 @@ func checkPod(t *testing.T, o *objects, pod *corev1.PodSpec, mode string) {
 			mounts[m.MountPath] = m
 		}
 		checkArgs(t, c, env)
+		checkCAFile(t, o, env, mounts, vols)
 		i := slices.Index(c.Args, mode)
 		if i < 0 || i+1 >= len(c.Args) {
 			t.Fatalf("args %v lack %s PATH", c.Args, mode)
@@ -271,6 +273,8 @@ func checkEnv(t *testing.T, o *objects, c corev1.Container) map[string]string {
 			cm := o.configMaps[vf.ConfigMapKeyRef.Name]
 			if cm == nil || cm.Data[vf.ConfigMapKeyRef.Key] == "" {
 				t.Errorf("env %s: ConfigMap %s has no key %s", e.Name, vf.ConfigMapKeyRef.Name, vf.ConfigMapKeyRef.Key)
+			} else {
+				env[e.Name] = cm.Data[vf.ConfigMapKeyRef.Key]
 			}
 		case vf.FieldRef != nil:
 			if want, ok := downward[e.Name]; ok && vf.FieldRef.FieldPath != want {
@@ -287,6 +291,48 @@ func checkEnv(t *testing.T, o *objects, c corev1.Container) map[string]string {
 		}
 	}
 	return env
+}
+
+// checkCAFile: the image has no CA certificates, so a container that talks
+// to an https server must set HOLDFAST_CA_FILE, and the file must be a key
+// of a ConfigMap or Secret here, mounted read-only.
+func checkCAFile(t *testing.T, o *objects, env map[string]string, mounts map[string]corev1.VolumeMount, vols map[string]corev1.Volume) {
+	file, ok := env["HOLDFAST_CA_FILE"]
+	if !ok {
+		if strings.HasPrefix(env["HOLDFAST_SERVER"], "https://") {
+			t.Error("HOLDFAST_SERVER is https:// but HOLDFAST_CA_FILE is not set: the scratch image trusts no CA")
+		}
+		return
+	}
+	m, ok := mounts[path.Dir(file)]
+	if !ok || !m.ReadOnly {
+		t.Errorf("HOLDFAST_CA_FILE=%s is not in a read-only volume mount", file)
+		return
+	}
+	v := vols[m.Name]
+	var items []corev1.KeyToPath
+	var data map[string]string
+	switch {
+	case v.ConfigMap != nil && o.configMaps[v.ConfigMap.Name] != nil:
+		items, data = v.ConfigMap.Items, o.configMaps[v.ConfigMap.Name].Data
+	case v.Secret != nil && o.secrets[v.Secret.SecretName] != nil:
+		items, data = v.Secret.Items, o.secrets[v.Secret.SecretName].StringData
+	default:
+		t.Errorf("HOLDFAST_CA_FILE=%s: volume %q is not a ConfigMap or Secret of these manifests", file, m.Name)
+		return
+	}
+	key := path.Base(file) // without items, each key is a file of its name
+	if len(items) > 0 {
+		key = ""
+		for _, it := range items {
+			if it.Path == path.Base(file) {
+				key = it.Key
+			}
+		}
+	}
+	if key == "" || data[key] == "" {
+		t.Errorf("HOLDFAST_CA_FILE=%s: no key of volume %q becomes that file", file, m.Name)
+	}
 }
 
 func checkSecurity(t *testing.T, pod *corev1.PodSpec, c corev1.Container) {
