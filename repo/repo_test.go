@@ -236,3 +236,46 @@ func TestTwoStoresGoneThenRebuildIndex(t *testing.T) {
 		t.Fatalf("second scrub should find everything intact: %+v", scrub)
 	}
 }
+
+// TestScrubWithAStoreGone: a repairing scrub of the engine with one local
+// store's directory gone (an unmounted disk) finishes and is healthy: that
+// store's shards and meta copies count as unavailable, not missing, and
+// nothing is written there; once it is back, a scrub finds it intact.
+// Before, the first repair Put onto the gone store ended the scrub.
+func TestScrubWithAStoreGone(t *testing.T) {
+	ctx := context.Background()
+	stores, dirs := localStores(t, 6)
+	cfg := testConfig(t, stores, 4, 2)
+	r := openRepo(t, cfg)
+	defer r.Close(ctx)
+	repoID, _ := r.CreateRepository(ctx, "delta")
+	chunks := makeChunks(t, "away", 40, 48<<10)
+	putAll(t, r, repoID, chunks)
+	header, refs := headerFor(t, chunks, "h")
+	if _, err := r.CommitSnapshot(ctx, repoID, header, RefsFromSlice(refs)); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.Rename(dirs[2], dirs[2]+".away"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Scrub(ctx, true)
+	if err != nil {
+		t.Fatalf("scrub with a store gone: %v", err)
+	}
+	if !rep.Healthy() || rep.ShardsAway == 0 || rep.ShardsMissing != 0 || rep.ShardsRepair != 0 || rep.MetaRepaired != 0 {
+		t.Fatalf("scrub with a store gone: %+v; want healthy, its shards unavailable and nothing repaired", rep)
+	}
+	if _, err := os.Stat(dirs[2]); !os.IsNotExist(err) {
+		t.Fatalf("scrub wrote into the gone store's place: %v", err)
+	}
+	mustReadAll(t, r, repoID, chunks)
+
+	if err := os.Rename(dirs[2]+".away", dirs[2]); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = r.Scrub(ctx, false)
+	if err != nil || !rep.Healthy() || rep.ShardsAway+rep.ShardsMissing+rep.ShardsCorrupt != 0 {
+		t.Fatalf("scrub with the store back: %+v, %v; want everything intact", rep, err)
+	}
+}

@@ -17,6 +17,10 @@ type ScrubReport struct {
 	Packs         int `json:"packs"`
 	ShardsGood    int `json:"shards_good"`
 	ShardsMissing int `json:"shards_missing"`
+	// ShardsAway are shards on a store that is unavailable (its directory
+	// or mount gone): not checked and not rebuilt, since they may be intact
+	// there. Bring the store back and scrub again.
+	ShardsAway    int `json:"shards_unavailable"`
 	ShardsCorrupt int `json:"shards_corrupt"`
 	ShardsRepair  int `json:"shards_repaired"`
 	PacksLost     int `json:"packs_lost"`
@@ -27,7 +31,8 @@ type ScrubReport struct {
 }
 
 // Healthy reports whether nothing is lost or dangling (damage that was
-// repaired is fine).
+// repaired is fine, and so are shards on an unavailable store as long as
+// every pack still has k good ones).
 func (s ScrubReport) Healthy() bool { return s.PacksLost == 0 && s.MetaLost == 0 && s.Dangling == 0 }
 
 // Scrub reads every shard of every pack and every copy of every meta
@@ -68,11 +73,12 @@ func (r *Repo) scrubRepository(ctx context.Context, name string, repair bool, re
 		rep.Packs++
 		rep.ShardsGood += h.Good
 		rep.ShardsMissing += h.Missing
+		rep.ShardsAway += h.Unavailable
 		rep.ShardsCorrupt += h.Corrupt
 		rep.ShardsRepair += h.Repaired
 		if h.Lost {
 			rep.PacksLost++
-			r.log.Error("pack lost: fewer than k intact shards", "repo", name, "pack", id.Short())
+			r.log.Error("pack lost: fewer than k intact shards", "repo", name, "pack", id.Short(), "on_unavailable_stores", h.Unavailable)
 		}
 		return ctx.Err()
 	})
@@ -156,12 +162,17 @@ func (r *Repo) scrubRepoObject(ctx context.Context, name string, rec indexkey.Re
 func (r *Repo) scrubMeta(ctx context.Context, ref indexkey.ObjectRef, known []byte, repair bool, rep *ScrubReport) {
 	rep.MetaChecked++
 	var bad []uint16
+	away := 0 // copies on unavailable stores: neither bad nor good
 	good := known
 	for _, id := range ref.Stores {
 		one := ref
 		one.Stores = []uint16{id}
 		b, err := r.getMeta(ctx, one)
-		if err != nil {
+		switch {
+		case errors.Is(err, backend.ErrUnavailable):
+			away++
+			continue
+		case err != nil:
 			bad = append(bad, id)
 			continue
 		}
@@ -169,13 +180,13 @@ func (r *Repo) scrubMeta(ctx context.Context, ref indexkey.ObjectRef, known []by
 			good = b
 		}
 	}
-	if len(bad) == 0 {
-		return
-	}
-	if good == nil {
+	switch {
+	case good == nil:
 		rep.MetaLost++
-		r.log.Error("meta object lost: no intact copy", "object", ref.Name)
+		r.log.Error("meta object lost: no intact copy", "object", ref.Name, "on_unavailable_stores", away)
 		return
+	case len(bad) == 0:
+		return // nothing to repair: the copies on unavailable stores cannot be rewritten
 	}
 	if !repair {
 		return

@@ -25,8 +25,10 @@ func newScrubCommand() *cobra.Command {
 		Short: "Verify every shard and meta object; repair what is damaged",
 		Long: `Read every shard of every pack and every copy of every snapshot, key file
 and repository record, check their BLAKE3 hashes, and rebuild damaged or
-missing shards in place from the others (unless --no-repair). Runs offline:
-stop the server first.
+missing shards in place from the others (unless --no-repair). A store whose
+directory is gone (an unmounted disk) is left alone: its shards are counted
+as on unavailable stores, not rebuilt; an empty directory in its place is a
+replaced disk and is refilled. Runs offline: stop the server first.
 
 Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 		Example: "  holdfastd scrub --data /var/lib/holdfast\n  holdfastd scrub --data ./holdfast-data --no-repair --json",
@@ -45,8 +47,8 @@ Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 				return fmt.Errorf("scrub: %w", err)
 			}
 			printReport(asJSON, rep, fmt.Sprintf(
-				"scrub: %d repositories, %d packs: %d shards good, %d missing, %d corrupt, %d repaired, %d packs lost; %d meta objects, %d copies repaired, %d lost; %d dangling index entries",
-				rep.Repositories, rep.Packs, rep.ShardsGood, rep.ShardsMissing, rep.ShardsCorrupt, rep.ShardsRepair, rep.PacksLost,
+				"scrub: %d repositories, %d packs: %d shards good, %d missing, %d on unavailable stores, %d corrupt, %d repaired, %d packs lost; %d meta objects, %d copies repaired, %d lost; %d dangling index entries",
+				rep.Repositories, rep.Packs, rep.ShardsGood, rep.ShardsMissing, rep.ShardsAway, rep.ShardsCorrupt, rep.ShardsRepair, rep.PacksLost,
 				rep.MetaChecked, rep.MetaRepaired, rep.MetaLost, rep.Dangling))
 			if !rep.Healthy() {
 				return errors.New("scrub found data that cannot be repaired (see above)")

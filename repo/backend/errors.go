@@ -37,7 +37,8 @@ var (
 
 	// ErrUnavailable is returned when the store itself is gone: a local
 	// store's directory was removed or unmounted. Nothing was written; the
-	// operator must bring the store back.
+	// operator must bring the store back. From Get and Stat it comes
+	// together with ErrNotExist (the object cannot be read either way).
 	ErrUnavailable = errors.New("backend: store unavailable")
 )
 

@@ -19,6 +19,7 @@ type packOp struct {
 	packLen int64
 	size    int64         // shard data size, shard.ShardSize(packLen, k)
 	gone    atomic.Uint64 // bit i: shard i is missing, no use asking again
+	away    atomic.Uint64 // bit i: shard i's store is unavailable (also in gone)
 }
 
 func (c *Coder) newOp(repo string, pack format.ID, packLen int64, placement []uint16) (*packOp, error) {
@@ -49,6 +50,12 @@ func (op *packOp) fail(ctx context.Context, i int, err error) string {
 	}
 	reason := ReasonReadError
 	switch {
+	case errors.Is(err, backend.ErrUnavailable):
+		// Checked first: a gone local store's reads also match
+		// ErrNotExist, but its shards may be intact on the unmounted disk.
+		reason = ReasonUnavailable
+		op.gone.Or(1 << i)
+		op.away.Or(1 << i)
 	case errors.Is(err, backend.ErrNotExist), errors.Is(err, ErrPlacement):
 		reason = ReasonMissing
 		op.gone.Or(1 << i)

@@ -252,6 +252,22 @@ func hide(t testing.TB, dir string) func() {
 	}
 }
 
+// wipe is hide with an empty directory left in dir's place: a replaced
+// disk, whose shards are missing rather than on an unavailable store.
+func wipe(t testing.TB, dir string) func() {
+	t.Helper()
+	restore := hide(t, dir)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		restore()
+	}
+}
+
 func isUnrecoverable(err error) bool { return errors.Is(err, erasure.ErrUnrecoverable) }
 
 func readRecordCtx(ctx context.Context, c *erasure.Coder, p *testPack, e pack.Entry) ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/format/shard"
@@ -232,9 +233,15 @@ func (r *rangeRead) fromWholeShards(ctx context.Context, verify func([]byte) err
 }
 
 // unrecoverable returns the error for a pack of which at most usable
-// shards are usable.
+// shards are usable. It says how many of the others are on unavailable
+// stores: the operator's first question is whether bringing a disk back
+// would bring the data back.
 func (op *packOp) unrecoverable(usable int) error {
-	return fmt.Errorf("%w: only %d of %d shards usable, need %d", ErrUnrecoverable, usable, op.c.k+op.c.m, op.c.k)
+	err := fmt.Errorf("%w: only %d of %d shards usable, need %d", ErrUnrecoverable, usable, op.c.k+op.c.m, op.c.k)
+	if away := bits.OnesCount64(op.away.Load()); away > 0 {
+		err = fmt.Errorf("%w (%d on unavailable stores, whose directory is gone)", err, away)
+	}
+	return err
 }
 
 func anyTrue(b []bool) bool {

@@ -10,11 +10,12 @@ import (
 
 // PackHealth is what ScrubPack found in one pack's shards.
 type PackHealth struct {
-	Good     int  // shards whose object, header and data hash check out
-	Missing  int  // shards that could not be read: absent, or a read error
-	Corrupt  int  // shards read but wrong: size, header or data hash
-	Repaired int  // bad shards rebuilt and put back (repair only)
-	Lost     bool // fewer than k good shards: the pack cannot be rebuilt
+	Good        int  // shards whose object, header and data hash check out
+	Missing     int  // shards that could not be read: absent, or a read error
+	Unavailable int  // shards on an unavailable store: not checked, not rebuilt
+	Corrupt     int  // shards read but wrong: size, header or data hash
+	Repaired    int  // bad shards rebuilt and put back (repair only)
+	Lost        bool // fewer than k good shards: the pack cannot be rebuilt
 }
 
 // ScrubPack reads every shard of a pack completely and checks its object
@@ -47,6 +48,8 @@ func (c *Coder) ScrubPack(ctx context.Context, repo string, packID format.ID, pa
 		switch reasons[i] {
 		case "":
 			h.Good++
+		case ReasonUnavailable:
+			h.Unavailable++
 		case ReasonMissing, ReasonReadError:
 			h.Missing++
 		default:
@@ -54,18 +57,18 @@ func (c *Coder) ScrubPack(ctx context.Context, repo string, packID format.ID, pa
 		}
 	}
 	h.Lost = h.Good < c.k
-	if !repair || h.Lost || h.Good == n {
+	if !repair || h.Lost || h.Good+h.Unavailable == n {
 		return h, nil
 	}
-	return c.repair(ctx, op, shards, h)
+	return c.repair(ctx, op, shards, reasons, h)
 }
 
 // repair rebuilds the nil entries of shards from the others (at least k,
-// all verified) and puts them back.
-func (c *Coder) repair(ctx context.Context, op *packOp, shards [][]byte, h PackHealth) (PackHealth, error) {
+// all verified) and puts them back, except on unavailable stores.
+func (c *Coder) repair(ctx context.Context, op *packOp, shards [][]byte, reasons []string, h PackHealth) (PackHealth, error) {
 	bad := make([]bool, len(shards))
 	for i, s := range shards {
-		bad[i] = s == nil
+		bad[i] = s == nil && reasons[i] != ReasonUnavailable
 	}
 	// Rebuild the pack and check its ID before writing anything: the
 	// hashes prove each shard is what was written, the ID proves the

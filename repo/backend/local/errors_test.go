@@ -163,8 +163,9 @@ func TestGoneStoreIsUnavailable(t *testing.T) {
 // unmounted disk), List and Delete say ErrUnavailable. A listing that came
 // back empty would tell rebuild-index the store holds nothing, and a delete
 // that succeeded would tell GC a shard is gone that is still on the disk.
-// Reads still say ErrNotExist: the erasure layer rebuilds from the other
-// stores and reports the shards missing. An empty directory in its place
+// Reads say both ErrUnavailable and ErrNotExist: the object cannot be read,
+// and the erasure layer rebuilds from the other stores, reporting the
+// shards unavailable rather than missing. An empty directory in its place
 // (a replaced disk) is a store again.
 func TestGoneStoreListAndDelete(t *testing.T) {
 	ctx := context.Background()
@@ -187,8 +188,11 @@ func TestGoneStoreListAndDelete(t *testing.T) {
 	check("List", b.List(ctx, "", func(backend.Info) error { return nil }))
 	check("List with a prefix", b.List(ctx, "r/packs/", func(backend.Info) error { return nil }))
 	check("Delete", b.Delete(ctx, "r/packs/ab/obj"))
-	if _, err := b.Stat(ctx, "r/packs/ab/obj"); !errors.Is(err, backend.ErrNotExist) {
-		t.Errorf("Stat on a gone store: %v, want ErrNotExist", err)
+	if _, err := b.Stat(ctx, "r/packs/ab/obj"); !errors.Is(err, backend.ErrNotExist) || !errors.Is(err, backend.ErrUnavailable) {
+		t.Errorf("Stat on a gone store: %v, want ErrNotExist and ErrUnavailable", err)
+	}
+	if _, err := b.Get(ctx, "r/packs/ab/obj", 0, -1); !errors.Is(err, backend.ErrNotExist) || !errors.Is(err, backend.ErrUnavailable) {
+		t.Errorf("Get on a gone store: %v, want ErrNotExist and ErrUnavailable", err)
 	}
 
 	// A replaced disk: an empty directory lists nothing and misses objects.
@@ -199,8 +203,8 @@ func TestGoneStoreListAndDelete(t *testing.T) {
 	if err := b.List(ctx, "", func(backend.Info) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("List of an empty replacement: %d objects, %v", n, err)
 	}
-	if _, err := b.Stat(ctx, "r/packs/ab/obj"); !errors.Is(err, backend.ErrNotExist) {
-		t.Fatalf("Stat on an empty replacement: %v, want ErrNotExist", err)
+	if _, err := b.Stat(ctx, "r/packs/ab/obj"); !errors.Is(err, backend.ErrNotExist) || errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("Stat on an empty replacement: %v, want ErrNotExist only", err)
 	}
 	if err := b.Delete(ctx, "r/packs/ab/obj"); err != nil {
 		t.Fatalf("Delete of a missing object: %v", err)

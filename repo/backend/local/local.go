@@ -215,11 +215,16 @@ func (b *Backend) Delete(ctx context.Context, name backend.Name) error {
 }
 
 // lookupErr maps "no such file" (also through a file where a directory was
-// expected) to backend.ErrNotExist, also when the whole store is gone: a
-// read treats the shards of a gone store as missing and rebuilds from the
-// others, and scrub counts them missing (package erasure).
+// expected) to backend.ErrNotExist. When the whole store is gone the error
+// also matches backend.ErrUnavailable: the object is absent for the caller
+// that only asks whether it can read it, while package erasure (which
+// checks ErrUnavailable first) rebuilds from the other stores without
+// calling the shard missing, and never writes a rebuilt one to this store.
 func (b *Backend) lookupErr(op string, name backend.Name, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if b.rootGone() {
+			return fmt.Errorf("local: %s %s: %w (%w)", op, name, backend.ErrUnavailable, backend.ErrNotExist)
+		}
 		return fmt.Errorf("local: %s %s: %w", op, name, backend.ErrNotExist)
 	}
 	return b.wrapErr(op, string(name), err)
