@@ -12,6 +12,15 @@
 // reports and [Backend.CleanTemp] removes. Delete does not fsync: a delete
 // lost in a crash brings back an orphan that garbage collection removes again.
 //
+// # Unmounted disks
+//
+// New records the device of the directory. Put and List fail with
+// [backend.ErrUnavailable] once the directory is gone or lies on another
+// device (a disk unmounted under the server leaves its mount point, a
+// directory of the parent file system): nothing is written onto the wrong
+// disk, and an empty mount point is not listed as an empty store. Reads of
+// missing objects then say ErrUnavailable as well as ErrNotExist.
+//
 // # Errors
 //
 // Errors name the object, never the store's directory. Out-of-space,

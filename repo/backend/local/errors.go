@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 
@@ -35,10 +34,30 @@ func (b *Backend) wrapErr(op string, name string, err error) error {
 }
 
 // rootGone reports whether the store's directory no longer exists as a
-// directory.
-func (b *Backend) rootGone() bool {
-	fi, err := os.Stat(b.root)
-	return err != nil || !fi.IsDir()
+// directory on the device it was on when the store was opened.
+func (b *Backend) rootGone() bool { return b.checkRoot("", "") != nil }
+
+// checkRoot fails with backend.ErrUnavailable when the store's directory is
+// gone, or lies on another file system than when the store was opened:
+// the disk was unmounted and its mount point, now a directory of the
+// parent file system, must not be written to (it would fill the wrong
+// disk, and the shards would vanish under the disk once it is mounted
+// again) nor listed as an empty store.
+func (b *Backend) checkRoot(op, name string) error {
+	var st syscall.Stat_t
+	switch err := syscall.Stat(b.root, &st); {
+	case err != nil:
+		var errno syscall.Errno
+		if errors.As(err, &errno) && classify(errno) != nil {
+			return b.wrapErr(op, name, err)
+		}
+		return fmt.Errorf("local: %s %s: %w (%w)", op, name, backend.ErrUnavailable, err)
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		return fmt.Errorf("local: %s %s: %w (%w)", op, name, backend.ErrUnavailable, syscall.ENOTDIR)
+	case uint64(st.Dev) != b.dev: // Dev is int32 on some systems
+		return fmt.Errorf("local: %s %s: %w (its directory is on another file system than when the store was opened: was the disk unmounted?)", op, name, backend.ErrUnavailable)
+	}
+	return nil
 }
 
 func classify(errno syscall.Errno) error {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +26,9 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backend.Info)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("local: list %q: %w", prefix, err)
+	}
+	if err := b.checkRoot("list", strconv.Quote(prefix)); err != nil {
+		return err
 	}
 	start := b.root
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {

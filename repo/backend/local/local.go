@@ -29,6 +29,12 @@ type Backend struct {
 	// compare it with the default, which drops them; see Put).
 	keepCache bool
 
+	// dev is the device of root when the store was opened. A disk
+	// unmounted under a running server leaves its mount point behind, an
+	// empty directory of the parent file system: root on another device
+	// means the store is gone (see rootGone).
+	dev uint64
+
 	// testHookCrash, when set, runs after the temporary file is written and
 	// synced and before the rename. An error from it makes Put return at
 	// once without removing the temporary file, as if the process had died.
@@ -49,13 +55,14 @@ func New(dir string) (*Backend, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, b.wrapErr("create store", b.configured, err)
 	}
-	fi, err := os.Stat(root)
-	if err != nil {
+	var st syscall.Stat_t
+	if err := syscall.Stat(root, &st); err != nil {
 		return nil, b.wrapErr("open store", b.configured, err)
 	}
-	if !fi.IsDir() {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return nil, fmt.Errorf("local: store %s: not a directory", b.configured)
 	}
+	b.dev = uint64(st.Dev) // int32 on some systems
 	return b, nil
 }
 

@@ -30,6 +30,9 @@ func (b *Backend) Put(ctx context.Context, name backend.Name, p backend.Payload)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("local: put %s: %w", name, err)
 	}
+	if err := b.checkRoot("put", string(name)); err != nil {
+		return err
+	}
 	final := b.path(name)
 	dir := filepath.Dir(final)
 	if err := b.mkdirAll(dir); err != nil {
