@@ -81,7 +81,15 @@ type Repo struct {
 // Open opens the engine. The index lives in DataDir/index; opening fails with
 // a clear error if another process holds it.
 func Open(ctx context.Context, cfg Config) (*Repo, error) {
-	return openAt(ctx, cfg, filepath.Join(cfg.DataDir, "index"))
+	r, err := openAt(ctx, cfg, filepath.Join(cfg.DataDir, "index"))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkMarkers(); err != nil {
+		r.idx.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // openAt opens the engine with its index in indexDir.

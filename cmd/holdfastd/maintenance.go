@@ -18,6 +18,7 @@ func newScrubCommand() *cobra.Command {
 		data     string
 		noRepair bool
 		asJSON   bool
+		replaced []uint
 		lf       layoutFlags
 	)
 	cmd := &cobra.Command{
@@ -25,10 +26,16 @@ func newScrubCommand() *cobra.Command {
 		Short: "Verify every shard and meta object; repair what is damaged",
 		Long: `Read every shard of every pack and every copy of every snapshot, key file
 and repository record, check their BLAKE3 hashes, and rebuild damaged or
-missing shards in place from the others (unless --no-repair). A store whose
-directory is gone (an unmounted disk) is left alone: its shards are counted
-as on unavailable stores, not rebuilt; an empty directory in its place is a
-replaced disk and is refilled. Runs offline: stop the server first.
+missing shards in place from the others (unless --no-repair). Runs offline:
+stop the server first.
+
+A local store that is not there is left alone: its shards are counted as
+on unavailable stores, not rebuilt. That is a store whose directory is gone,
+and also one whose directory is empty and lacks the store marker while
+packs are stored on it: the mount point of a disk that is not mounted, or a
+replaced disk. For a replaced disk, say so with --replaced-store ID (the ID
+in DATA/layout.json and in the log): scrub marks the empty directory as
+the store and refills it.
 
 Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 		Example: "  holdfastd scrub --data /var/lib/holdfast\n  holdfastd scrub --data ./holdfast-data --no-repair --json",
@@ -42,6 +49,15 @@ Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 			}
 			defer dir.Close()
 			defer r.Close(context.Background())
+			for _, id := range replaced {
+				if id > 0xffff {
+					return usagef("--replaced-store %d: not a store ID", id)
+				}
+				// Refused: nothing was done, and the flag named the wrong store.
+				if err := r.AdoptStore(uint16(id)); err != nil {
+					return usagef("--replaced-store: %w", err)
+				}
+			}
 			rep, err := r.Scrub(cmd.Context(), !noRepair)
 			if err != nil {
 				return fmt.Errorf("scrub: %w", err)
@@ -59,6 +75,7 @@ Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "./holdfast-data", "data directory")
 	f.BoolVar(&noRepair, "no-repair", false, "only report; do not rewrite damaged shards")
+	f.UintSliceVar(&replaced, "replaced-store", nil, "take the empty directory of local store `ID` as a replaced disk and refill it (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	lf.register(f)
 	return cmd

@@ -120,6 +120,33 @@ func TestScrubAndRebuildIndexOffline(t *testing.T) {
 		t.Fatalf("scrub after repair: exit %d, %v", code, rep)
 	}
 
+	// Store 1's disk replaced by an empty one (or not mounted: the same
+	// empty directory): scrub leaves it alone until told it is a
+	// replacement, then refills it.
+	if err := os.RemoveAll(stores[1]); err != nil {
+		t.Fatal(err)
+	}
+	mkdir(t, stores[1])
+	rep, code = runJSON(t, bin, "scrub", "--data", data)
+	if code != 0 || rep["shards_unavailable"] == 0 || rep["shards_repaired"] != 0 {
+		t.Fatalf("scrub with an empty unmarked store: exit %d, %v", code, rep)
+	}
+	if left, _ := os.ReadDir(stores[1]); len(left) != 0 {
+		t.Fatalf("scrub wrote %d entries into an unadopted store", len(left))
+	}
+	out, err := exec.Command(bin, "scrub", "--data", data, "--replaced-store", "0").CombinedOutput()
+	if exitCode(err) != exitUsage || !strings.Contains(string(out), "nothing to adopt") {
+		t.Fatalf("--replaced-store of a store that is there: exit %d, %s", exitCode(err), out)
+	}
+	rep, code = runJSON(t, bin, "scrub", "--data", data, "--replaced-store", "1")
+	if code != 0 || rep["shards_repaired"] != rep["packs"] || rep["shards_unavailable"] != 0 {
+		t.Fatalf("scrub --replaced-store 1: exit %d, %v", code, rep)
+	}
+	rep, code = runJSON(t, bin, "scrub", "--data", data, "--no-repair")
+	if code != 0 || rep["shards_missing"]+rep["shards_unavailable"]+rep["shards_corrupt"] != 0 {
+		t.Fatalf("scrub after refilling the replaced store: exit %d, %v", code, rep)
+	}
+
 	// Lose the index: rebuild-index recovers the snapshot and every chunk.
 	if err := os.RemoveAll(filepath.Join(data, "index")); err != nil {
 		t.Fatal(err)
@@ -130,7 +157,7 @@ func TestScrubAndRebuildIndexOffline(t *testing.T) {
 	}
 
 	// A contradicting layout flag is refused.
-	out, err := exec.Command(bin, "scrub", "--data", data, "--shards", "4+2").CombinedOutput()
+	out, err = exec.Command(bin, "scrub", "--data", data, "--shards", "4+2").CombinedOutput()
 	if exitCode(err) != exitFailure || !strings.Contains(string(out), "contradict") {
 		t.Fatalf("contradicting --shards: exit %d, %s", exitCode(err), out)
 	}

@@ -21,6 +21,14 @@
 // disk, and an empty mount point is not listed as an empty store. Reads of
 // missing objects then say ErrUnavailable as well as ErrNotExist.
 //
+// # Store marker
+//
+// [MarkerName] in the directory names the store it is ([Backend.Marker],
+// [Backend.Mark]); the engine checks it when it opens and makes a
+// directory that is not its store unavailable ([Backend.SetUnavailable]):
+// an empty mount point of a disk that is not mounted, or another store's
+// disk.
+//
 // # Errors
 //
 // Errors name the object, never the store's directory. Out-of-space,

@@ -44,6 +44,9 @@ func (b *Backend) rootGone() bool { return b.checkRoot("", "") != nil }
 // disk, and the shards would vanish under the disk once it is mounted
 // again) nor listed as an empty store.
 func (b *Backend) checkRoot(op, name string) error {
+	if err := b.unavailable(op, name); err != nil {
+		return err
+	}
 	var st syscall.Stat_t
 	switch err := syscall.Stat(b.root, &st); {
 	case err != nil:

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/holdfast-backup/holdfast/repo/backend"
@@ -28,6 +29,10 @@ type Backend struct {
 	// keepCache leaves written objects in the page cache (benchmarks
 	// compare it with the default, which drops them; see Put).
 	keepCache bool
+
+	// away, when set, says why the engine made the store unavailable
+	// (SetUnavailable).
+	away atomic.Pointer[string]
 
 	// dev is the device of root when the store was opened. A disk
 	// unmounted under a running server leaves its mount point behind, an
@@ -87,6 +92,9 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("local: get %s: %w", name, err)
+	}
+	if err := b.readUnavailable("get", string(name)); err != nil {
+		return nil, err
 	}
 	fd, err := openRead(b.path(name))
 	if err != nil {
@@ -187,6 +195,9 @@ func (b *Backend) Stat(ctx context.Context, name backend.Name) (backend.Info, er
 	if err := ctx.Err(); err != nil {
 		return backend.Info{}, fmt.Errorf("local: stat %s: %w", name, err)
 	}
+	if err := b.readUnavailable("stat", string(name)); err != nil {
+		return backend.Info{}, err
+	}
 	fi, err := os.Stat(b.path(name))
 	if err != nil {
 		return backend.Info{}, b.lookupErr("stat", name, err)
@@ -207,6 +218,9 @@ func (b *Backend) Delete(ctx context.Context, name backend.Name) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("local: delete %s: %w", name, err)
+	}
+	if err := b.unavailable("delete", string(name)); err != nil {
+		return err
 	}
 	// Unlink, not os.Remove: a directory is not an object and must stay.
 	err := syscall.Unlink(b.path(name))
