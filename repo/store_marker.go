@@ -140,3 +140,21 @@ func (r *Repo) AdoptStore(id uint16) error {
 	r.log.Info("store adopted as a replaced disk: a repairing scrub refills it", "store", id)
 	return nil
 }
+
+// StoreStatus is whether one store can be used now.
+type StoreStatus struct {
+	ID  uint16
+	Err error // nil when available; else matches backend.ErrUnavailable
+}
+
+// StoreStatus checks the stores that can say whether they are there (local
+// directories; an S3 store is not polled) and reports each, in ID order.
+func (r *Repo) StoreStatus() []StoreStatus {
+	var out []StoreStatus
+	for _, id := range r.order {
+		if a, ok := r.stores[id].Backend.(interface{ Available() error }); ok {
+			out = append(out, StoreStatus{ID: id, Err: a.Available()})
+		}
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/holdfast-backup/holdfast/repo"
 	"github.com/holdfast-backup/holdfast/server/replication"
 )
 
@@ -37,6 +38,10 @@ type Metrics struct {
 
 	// repl holds one replication's stats per "repo\x00target".
 	repl map[string]*replication.Stats
+
+	// stores, when set, reports the local stores' availability at scrape
+	// time (the server sets it to its engine's StoreStatus).
+	stores func() []repo.StoreStatus
 }
 
 // NewMetrics returns empty metrics.
@@ -155,6 +160,7 @@ func (m *Metrics) write(w io.Writer) {
 		fmt.Fprintf(w, "holdfast_requests_total{procedure=%q,code=%q} %d\n", proc, code, v)
 	}
 	m.writeReplication(w)
+	m.writeStores(w)
 	names := make([]string, 0, len(gauges))
 	for k := range gauges {
 		names = append(names, k)
@@ -163,6 +169,31 @@ func (m *Metrics) write(w io.Writer) {
 	for _, k := range names {
 		name, help, _ := strings.Cut(k, "\x00")
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, gauges[k]())
+	}
+}
+
+// writeStores writes holdfast_store_available, one series per local store:
+// 0 when its directory is gone, on another device (an unmounted disk) or
+// not the store (see repo.Open), so that an alert fires before a backup
+// fails on it.
+func (m *Metrics) writeStores(w io.Writer) {
+	m.mu.Lock()
+	stores := m.stores
+	m.mu.Unlock()
+	if stores == nil {
+		return
+	}
+	st := stores()
+	if len(st) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "# HELP holdfast_store_available Whether a local store can be used (1) or is unavailable (0).\n# TYPE holdfast_store_available gauge\n")
+	for _, s := range st {
+		v := 1
+		if s.Err != nil {
+			v = 0
+		}
+		fmt.Fprintf(w, "holdfast_store_available{store=\"%d\"} %d\n", s.ID, v)
 	}
 }
 

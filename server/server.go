@@ -99,6 +99,9 @@ func New(r *repo.Repo, opts Options) *Server {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
+	opts.Metrics.mu.Lock()
+	opts.Metrics.stores = r.StoreStatus
+	opts.Metrics.mu.Unlock()
 	if opts.MaxLock <= 0 {
 		opts.MaxLock = DefaultMaxLock
 	}

@@ -131,3 +131,8 @@ func (b *Backend) readUnavailable(op, name string) error {
 	}
 	return nil
 }
+
+// Available returns nil when the store can be used, else an error matching
+// backend.ErrUnavailable that says why (directory gone or on another
+// device, or made unavailable by the engine). It costs one stat.
+func (b *Backend) Available() error { return b.checkRoot("check", "store") }
