@@ -39,7 +39,8 @@ func (r *Repo) checkMarker(id uint16, lb *local.Backend) error {
 		r.log.Error("store unavailable", "store", id, "err", err)
 		return nil
 	case err != nil:
-		return err
+		r.away(id, lb, "its store marker cannot be read: "+err.Error())
+		return nil
 	case marked && have == id:
 		return nil
 	case marked:
@@ -60,7 +61,11 @@ func (r *Repo) checkMarker(id uint16, lb *local.Backend) error {
 			return nil
 		}
 	}
-	return lb.Mark(id)
+	if err := lb.Mark(id); err != nil {
+		// A read-only or full store is still readable: use it unmarked.
+		r.log.Warn("could not write the store marker; the store is used without it", "store", id, "err", err)
+	}
+	return nil
 }
 
 func (r *Repo) away(id uint16, lb *local.Backend, why string) {

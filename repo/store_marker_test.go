@@ -108,22 +108,37 @@ func TestStoreMarkers(t *testing.T) {
 	r.Close(ctx)
 
 	// Disks 2 and 3 swapped: each holds the other's marker.
-	if err := os.Rename(dirs[2], dirs[2]+".tmp"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(dirs[3], dirs[2]); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(dirs[2]+".tmp", dirs[3]); err != nil {
-		t.Fatal(err)
-	}
+	swapDirs(t, dirs[2], dirs[3])
 	r = openRepo(t, cfg)
-	defer r.Close(ctx)
+	defer func() { r.Close(ctx) }()
 	mustReadAll(t, r, repoID, chunks)
 	if rep, err := r.Scrub(ctx, true); err != nil || rep.ShardsAway == 0 || rep.ShardsRepair != 0 {
 		t.Fatalf("scrub with swapped disks: %+v, %v; want their shards unavailable, nothing written", rep, err)
 	}
 	if err := r.AdoptStore(stores[2].ID); err == nil {
 		t.Fatal("AdoptStore took a directory with another store's marker")
+	}
+	r.Close(ctx)
+	swapDirs(t, dirs[2], dirs[3])
+
+	// A marker that does not decode makes its store unavailable, not the
+	// engine unable to open.
+	if err := os.WriteFile(filepath.Join(dirs[5], local.MarkerName), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = openRepo(t, cfg)
+	if err := r.StoreStatus()[5].Err; !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("store with a garbled marker: %v, want unavailable", err)
+	}
+	mustReadAll(t, r, repoID, chunks)
+}
+
+// swapDirs exchanges two directories, as swapped disks would.
+func swapDirs(t *testing.T, a, b string) {
+	t.Helper()
+	for _, mv := range [][2]string{{a, a + ".tmp"}, {b, a}, {a + ".tmp", b}} {
+		if err := os.Rename(mv[0], mv[1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -239,7 +239,7 @@ func (r *rangeRead) fromWholeShards(ctx context.Context, verify func([]byte) err
 func (op *packOp) unrecoverable(usable int) error {
 	err := fmt.Errorf("%w: only %d of %d shards usable, need %d", ErrUnrecoverable, usable, op.c.k+op.c.m, op.c.k)
 	if away := bits.OnesCount64(op.away.Load()); away > 0 {
-		err = fmt.Errorf("%w (%d on unavailable stores, whose directory is gone)", err, away)
+		err = fmt.Errorf("%w (%d on unavailable stores)", err, away)
 	}
 	return err
 }
