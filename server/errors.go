@@ -82,7 +82,7 @@ func classify(err error) (connect.Code, string) {
 	case errors.Is(err, backend.ErrReadOnly):
 		return connect.CodeUnavailable, "a store is read-only: no new data can be stored until it is writable again"
 	case errors.Is(err, backend.ErrUnavailable):
-		return connect.CodeUnavailable, "a store is unavailable (its directory or mount is gone): no new data can be stored until it is back"
+		return connect.CodeUnavailable, "a store is unavailable (a local disk gone or not mounted, or an S3 service that cannot be reached): no new data can be stored until it is back"
 	case errors.Is(err, repo.ErrClosed):
 		return connect.CodeUnavailable, "server is shutting down"
 	}

@@ -12,10 +12,10 @@ const (
 	// ReasonMissing: the shard object does not exist, or its placement names
 	// a store this Coder does not have.
 	ReasonMissing = "missing"
-	// ReasonUnavailable: the shard's store is unavailable (a local store's
-	// directory is gone: removed, renamed or unmounted). The shard may be
-	// intact there once it is back; scrub does not try to rebuild it onto
-	// that store.
+	// ReasonUnavailable: the shard's store is unavailable
+	// (backend.ErrUnavailable: a local store's directory gone or not the
+	// store, an S3 service unreachable). The shard may be intact there once
+	// it is back; scrub does not try to rebuild it onto that store.
 	ReasonUnavailable = "unavailable"
 	// ReasonTruncated: the object does not have the size its pack implies
 	// (in practice: it is shorter).

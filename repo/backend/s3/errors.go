@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/holdfast-backup/holdfast/repo/backend"
 )
@@ -48,9 +50,23 @@ func wrapErr(op, name string, err error) error {
 		kind = backend.ErrPermission
 	case status == http.StatusInsufficientStorage:
 		kind = backend.ErrFull
+	case code == "NoSuchBucket", status >= 500 && status != http.StatusNotImplemented, unreachable(err):
+		// The bucket is gone, or the service failed or could not be
+		// reached even after the retryer's attempts: the store, not
+		// the object, is the problem (package erasure then neither
+		// calls the shard missing nor writes a rebuilt one there).
+		kind = backend.ErrUnavailable
 	}
 	if kind != nil {
 		return fmt.Errorf("s3: %s %s: %w: %w", op, name, kind, err)
 	}
 	return fmt.Errorf("s3: %s %s: %w", op, name, err)
+}
+
+// unreachable reports whether err is a failure to send the request at all
+// (connection refused, reset, DNS, TLS handshake), not an answer.
+func unreachable(err error) bool {
+	var se *smithyhttp.RequestSendError
+	var oe *net.OpError
+	return errors.As(err, &se) || errors.As(err, &oe)
 }

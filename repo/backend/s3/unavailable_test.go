@@ -1,0 +1,90 @@
+package s3_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/backend/s3"
+	"github.com/holdfast-backup/holdfast/repo/backend/s3/s3test"
+)
+
+// TestUnavailable: a store that cannot be reached, whose bucket is gone,
+// or whose service keeps failing is backend.ErrUnavailable, for every
+// operation, with no secret in the message. An object that is missing from
+// a working store stays ErrNotExist only.
+func TestUnavailable(t *testing.T) {
+	ctx := t.Context()
+	srv := s3test.Start(t, s3test.Options{})
+	bucket := srv.NewBucket(t, false)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>`)
+	}))
+	defer failing.Close()
+
+	for _, tc := range []struct {
+		name     string
+		endpoint string
+		bucket   string
+	}{
+		{"connection refused", closed, bucket},
+		{"service failing", failing.URL, bucket},
+		{"bucket gone", srv.Endpoint, "no-such-bucket-" + strings.ToLower(t.Name())},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := srv.Config(tc.bucket, "p")
+			cfg.Endpoint = tc.endpoint
+			cfg.MaxRetries = 1
+			cfg.MaxBackoff = 10 * time.Millisecond
+			b, err := s3.New(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, gerr := b.Get(ctx, "r/packs/ab/x.00", 0, -1)
+			_, serr := b.Stat(ctx, "r/packs/ab/x.00")
+			for op, err := range map[string]error{
+				"Put":    b.Put(ctx, "r/packs/ab/x.00", backend.Bytes([]byte("x"))),
+				"Get":    gerr,
+				"Stat":   serr,
+				"List":   b.List(ctx, "", func(backend.Info) error { return nil }),
+				"Delete": b.Delete(ctx, "r/packs/ab/x.00"),
+			} {
+				if op == "Stat" && tc.name == "bucket gone" {
+					// A HEAD answer has no body, so S3 cannot say which
+					// of bucket and object is missing: ErrNotExist.
+					if !errors.Is(err, backend.ErrNotExist) {
+						t.Errorf("Stat: %v, want ErrNotExist", err)
+					}
+					continue
+				}
+				if !errors.Is(err, backend.ErrUnavailable) {
+					t.Errorf("%s: %v, want ErrUnavailable", op, err)
+				} else if strings.Contains(err.Error(), srv.SecretKey) {
+					t.Errorf("%s: the error repeats the secret: %v", op, err)
+				}
+			}
+		})
+	}
+
+	b := srv.NewBackend(t, false)
+	_, err = b.Get(context.Background(), "r/packs/ab/none.00", 0, -1)
+	if !errors.Is(err, backend.ErrNotExist) || errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("missing object on a working store: %v, want ErrNotExist only", err)
+	}
+}
