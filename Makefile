@@ -84,6 +84,7 @@ lint: tools ## go vet + staticcheck + gofmt (the manifest test module too)
 	$(TOOLS)/staticcheck ./...
 	cd deploy/kubernetes && GOFLAGS=-mod=mod $(GO) vet ./... && $(TOOLS)/staticcheck ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/holdfast # the client builds for macOS too
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./client/... ./cmd/holdfast/... ./format/... # and its tests compile there
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^format/gen/')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

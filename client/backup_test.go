@@ -154,7 +154,7 @@ func bkCheckEntry(t *testing.T, r *Repository, p string, e *tree.Entry) {
 	if err := unix.Lstat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	typ, _ := bkEntryType(st.Mode)
+	typ, _ := bkEntryType(uint32(st.Mode)) // uint16 on darwin
 	uname, gname := "", ""
 	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
 		uname = u.Username
@@ -163,8 +163,8 @@ func bkCheckEntry(t *testing.T, r *Repository, p string, e *tree.Entry) {
 		gname = g.Name
 	}
 	want := tree.Entry{
-		Name: e.Name, Type: typ, Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid, User: uname, Group: gname,
-		MTime: st.Mtim.Nano(), ATime: e.ATime, CTime: st.Ctim.Nano(), Inode: st.Ino, Device: st.Dev,
+		Name: e.Name, Type: typ, Mode: uint32(st.Mode & 0o7777), UID: st.Uid, GID: st.Gid, User: uname, Group: gname,
+		MTime: st.Mtim.Nano(), ATime: e.ATime, CTime: st.Ctim.Nano(), Inode: st.Ino, Device: uint64(st.Dev),
 		Links: uint32(st.Nlink), HardlinkGroup: e.HardlinkGroup,
 	}
 	if typ != tree.Dir {
@@ -174,7 +174,7 @@ func bkCheckEntry(t *testing.T, r *Repository, p string, e *tree.Entry) {
 		want.Size = uint64(st.Size)
 	}
 	if typ.IsDevice() {
-		want.RDevMajor, want.RDevMinor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+		want.RDevMajor, want.RDevMinor = unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))
 	}
 	if typ == tree.Symlink {
 		want.LinkTarget, _ = os.Readlink(p)

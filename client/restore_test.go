@@ -85,7 +85,7 @@ func rsCheck(t *testing.T, dir string, nodes []*rsNode, groups map[uint64]uint64
 				t.Errorf("%s: atime %d, want %d", p, got, atime)
 			}
 		}
-		if n.typ != tree.Symlink && st.Mode&0o7777 != n.mode {
+		if n.typ != tree.Symlink && uint32(st.Mode&0o7777) != n.mode {
 			t.Errorf("%s: mode %o, want %o", p, st.Mode&0o7777, n.mode)
 		}
 		if os.Geteuid() == 0 && (st.Uid != n.uid || st.Gid != n.gid) {
@@ -143,7 +143,7 @@ func rsCheck(t *testing.T, dir string, nodes []*rsNode, groups map[uint64]uint64
 				t.Errorf("%s: not a FIFO", p)
 			}
 		case tree.CharDev:
-			if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != n.major || unix.Minor(st.Rdev) != n.minor {
+			if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(uint64(st.Rdev)) != n.major || unix.Minor(uint64(st.Rdev)) != n.minor {
 				t.Errorf("%s: not char device %d,%d", p, n.major, n.minor)
 			}
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -40,17 +42,6 @@ func runWithEnv(t *testing.T, e cliEnv, extra []string, args ...string) cliResul
 		t.Fatalf("run holdfast %v: %v", args, err)
 	}
 	return res
-}
-
-// snapshotsJSON lists the repository's snapshots through the CLI.
-func snapshotsJSON(t *testing.T, e cliEnv) []snapshotJSON {
-	t.Helper()
-	r := e.run(t, "snapshots", "--json").want(t, 0, "snapshots --json")
-	var out []snapshotJSON
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-		t.Fatalf("snapshots --json: %v\n%s", err, r.stdout)
-	}
-	return out
 }
 
 // TestCLIBackupK8sPVC backs up a directory as a PVC named by the

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -254,4 +255,15 @@ func (r cliResult) want(t testing.TB, code int, what string) cliResult {
 		t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", what, r.code, code, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// snapshotsJSON lists the repository's snapshots through the CLI.
+func snapshotsJSON(t *testing.T, e cliEnv) []snapshotJSON {
+	t.Helper()
+	r := e.run(t, "snapshots", "--json").want(t, 0, "snapshots --json")
+	var out []snapshotJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("snapshots --json: %v\n%s", err, r.stdout)
+	}
+	return out
 }
