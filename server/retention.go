@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
@@ -202,18 +203,29 @@ func lockModeFromName(m string) holdfastv1.LockMode {
 // CollectGarbage runs the injected collector (Options.CollectGarbage).
 func (s *RetentionService) CollectGarbage(ctx context.Context, req *connect.Request[holdfastv1.CollectGarbageRequest]) (*connect.Response[holdfastv1.CollectGarbageResponse], error) {
 	const op = "CollectGarbage"
-	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActForget)
+	repoID, err := s.gcAllowed(op, req.Header(), req.Msg.GetRepo())
 	if err != nil {
-		return nil, toConnect(s.log, op, err)
-	}
-	if s.gc == nil {
-		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("garbage collection is not available on this server yet"))
+		return nil, err
 	}
 	rep, err := s.gc(ctx, repoID, req.Msg.GetDryRun(), nil)
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	return connect.NewResponse(&holdfastv1.CollectGarbageResponse{Report: rep}), nil
+}
+
+// gcAllowed authorizes a garbage collection of repo (ActForget) and checks
+// that this server can collect; it returns the repository's ID or the
+// Connect error to send.
+func (s *RetentionService) gcAllowed(op string, h http.Header, repo string) (uint32, error) {
+	_, repoID, err := s.auth.authorize(h, repo, ActForget)
+	if err != nil {
+		return 0, toConnect(s.log, op, err)
+	}
+	if s.gc == nil {
+		return 0, connect.NewError(connect.CodeUnimplemented, errors.New("garbage collection is not available on this server yet"))
+	}
+	return repoID, nil
 }
 
 // gcProgressEvery is the most often a phase's progress is sent.
@@ -223,12 +235,9 @@ const gcProgressEvery = 500 * time.Millisecond
 // one holding the report.
 func (s *RetentionService) CollectGarbageStream(ctx context.Context, req *connect.Request[holdfastv1.CollectGarbageStreamRequest], stream *connect.ServerStream[holdfastv1.CollectGarbageStreamResponse]) error {
 	const op = "CollectGarbageStream"
-	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActForget)
+	repoID, err := s.gcAllowed(op, req.Header(), req.Msg.GetRepo())
 	if err != nil {
-		return toConnect(s.log, op, err)
-	}
-	if s.gc == nil {
-		return connect.NewError(connect.CodeUnimplemented, errors.New("garbage collection is not available on this server yet"))
+		return err
 	}
 	// A failed send means the client is gone; the collection then stops
 	// through ctx like an interrupted unary call.
