@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/seal"
 	"github.com/holdfast-backup/holdfast/format/tree"
 )
 
@@ -524,4 +525,31 @@ func rsSnapshotDir(t *testing.T, dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// TestRestoreFileThatIsATreeChunk: chunk IDs cover the plaintext only, so
+// a file whose bytes equal a chunk the repository holds as a tree shares
+// that chunk's envelope (the server dedups by ID). Restore and verify must
+// take those bytes as the file's content: the ID proves them. Before, both
+// refused the file with "is a tree chunk, want data".
+func TestRestoreFileThatIsATreeChunk(t *testing.T) {
+	s := newRSServer(t)
+	r := s.initRepo(t)
+	content := []byte("bytes that were first stored as a tree chunk\n")
+	b := newRSBuilder(t, r)
+	b.put(seal.TypeTree, content) // queued first: the server keeps this envelope
+	snap := b.commit([]*rsNode{rsFile("same.txt", 0o644, rsData(content))}, nil)
+
+	target := t.TempDir()
+	if _, err := r.Restore(context.Background(), snap, RestoreOptions{Target: target}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(target, "same.txt"))
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("restored %q, %v; want %q", got, err, content)
+	}
+	v, err := r.Verify(context.Background(), true)
+	if err != nil || len(v.Problems) != 0 || v.ChunksRead == 0 {
+		t.Fatalf("verify --read-data: %+v, %v", v, err)
+	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
-	"github.com/holdfast-backup/holdfast/format/seal"
 	"github.com/holdfast-backup/holdfast/format/tree"
 )
 
@@ -90,12 +89,12 @@ func (r *Repository) bkFetchTree(ctx context.Context, exts []tree.Extent) ([]tre
 			return nil, format.Corruptf("read tree: chunk %d is not %s", i, x.ID.Short())
 		}
 		n := len(buf)
-		var t seal.Type
-		if buf, t, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope); err != nil {
+		// Either type: the ID proves the bytes (SPEC.md §5.4).
+		if buf, _, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope); err != nil {
 			return nil, fmt.Errorf("tree chunk %s: %w", x.ID.Short(), err)
 		}
-		if t != seal.TypeTree || uint64(len(buf)-n) != x.Length {
-			return nil, format.Corruptf("tree chunk %s: a %s chunk of %d bytes, want a tree chunk of %d", x.ID.Short(), t, len(buf)-n, x.Length)
+		if uint64(len(buf)-n) != x.Length {
+			return nil, format.Corruptf("tree chunk %s: %d bytes, want %d", x.ID.Short(), len(buf)-n, x.Length)
 		}
 		i++
 	}

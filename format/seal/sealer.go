@@ -148,8 +148,9 @@ func (s *Sealer) seal(dst []byte, t Type, id format.ID, plaintext, nonce []byte,
 // declared size is at most format.MaxChunkSize; decoding stops at that
 // size, so a zstd bomb cannot make Open allocate much beyond it), and
 // finally that the keyed hash of the plaintext is id. Every failure is a
-// format.ErrCorrupt error naming the check. The caller must still check
-// that the type is the one it expects.
+// format.ErrCorrupt error naming the check. The type it returns is the one
+// the chunk was first stored as: the ID covers the plaintext only, so data
+// and a tree with the same bytes share one envelope (SPEC.md §5.4).
 func (s *Sealer) Open(dst []byte, id format.ID, envelope []byte) ([]byte, Type, error) {
 	h, err := ParseHeader(envelope)
 	if err != nil {
