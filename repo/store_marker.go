@@ -153,7 +153,8 @@ type StoreStatus struct {
 }
 
 // StoreStatus checks the stores that can say whether they are there (local
-// directories; an S3 store is not polled) and reports each, in ID order.
+// directories: one stat; S3: one HeadBucket, answers cached for seconds)
+// and reports each, in ID order.
 func (r *Repo) StoreStatus() []StoreStatus {
 	var out []StoreStatus
 	for _, id := range r.order {

@@ -172,10 +172,10 @@ func (m *Metrics) write(w io.Writer) {
 	}
 }
 
-// writeStores writes holdfast_store_available, one series per local store:
-// 0 when its directory is gone, on another device (an unmounted disk) or
-// not the store (see repo.Open), so that an alert fires before a backup
-// fails on it.
+// writeStores writes holdfast_store_available, one series per store: 0 when
+// a local store's directory is gone, on another device (an unmounted disk)
+// or not the store (see repo.Open), or an S3 bucket does not answer, so
+// that an alert fires before a backup fails on it.
 func (m *Metrics) writeStores(w io.Writer) {
 	m.mu.Lock()
 	stores := m.stores
@@ -187,7 +187,7 @@ func (m *Metrics) writeStores(w io.Writer) {
 	if len(st) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "# HELP holdfast_store_available Whether a local store can be used (1) or is unavailable (0).\n# TYPE holdfast_store_available gauge\n")
+	fmt.Fprintf(w, "# HELP holdfast_store_available Whether a store can be used (1) or is unavailable (0).\n# TYPE holdfast_store_available gauge\n")
 	for _, s := range st {
 		v := 1
 		if s.Err != nil {

@@ -29,6 +29,7 @@ type Backend struct {
 	client    *s3sdk.Client
 	cfg       Config
 	keyPrefix string // cfg.Prefix + "/", or ""
+	avail     availability
 }
 
 // New returns a store for cfg. It loads the AWS configuration (region,

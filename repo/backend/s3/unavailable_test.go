@@ -56,6 +56,9 @@ func TestUnavailable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if err := b.Available(); !errors.Is(err, backend.ErrUnavailable) {
+				t.Errorf("Available: %v, want ErrUnavailable", err)
+			}
 			_, gerr := b.Get(ctx, "r/packs/ab/x.00", 0, -1)
 			_, serr := b.Stat(ctx, "r/packs/ab/x.00")
 			for op, err := range map[string]error{
@@ -83,6 +86,9 @@ func TestUnavailable(t *testing.T) {
 	}
 
 	b := srv.NewBackend(t, false)
+	if err := b.Available(); err != nil {
+		t.Fatalf("Available on a working store: %v", err)
+	}
 	_, err = b.Get(context.Background(), "r/packs/ab/none.00", 0, -1)
 	if !errors.Is(err, backend.ErrNotExist) || errors.Is(err, backend.ErrUnavailable) {
 		t.Fatalf("missing object on a working store: %v, want ErrNotExist only", err)
