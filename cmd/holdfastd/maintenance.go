@@ -38,8 +38,9 @@ in DATA/layout.json and in the log): scrub marks the empty directory as
 the store and refills it.
 
 Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
-		Example: "  holdfastd scrub --data /var/lib/holdfast\n  holdfastd scrub --data ./holdfast-data --no-repair --json",
-		Args:    noArgs,
+		Example: "  holdfastd scrub --data /var/lib/holdfast\n  holdfastd scrub --data ./holdfast-data --no-repair --json\n" +
+			"  holdfastd scrub --data /var/lib/holdfast --replaced-store 2   # store 2's disk was replaced by an empty one",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			setMemoryLimit(cgroupMemoryFiles)
