@@ -31,6 +31,8 @@ type RestoreOptions struct {
 	Writers int
 	// ReadAhead bounds the chunk plaintext in flight (DefaultReadAhead).
 	ReadAhead int64
+
+	keepCache bool // tests: leave the written pages in the page cache
 }
 
 // Progress are live counters a caller may poll while an operation runs.
@@ -106,9 +108,10 @@ func (r *Repository) Restore(ctx context.Context, snap Snapshot, opts RestoreOpt
 	defer rs.reader.Close()
 	rs.trees = r.newTreePrefetcher(ctx)
 
+	rs.drop = newDropper(rs.fail, opts.keepCache)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); rs.dispatch() }()
+	go func() { defer wg.Done(); rs.dispatch(); rs.drop.close() }()
 
 	root := &rsDir{root: top, rel: "", keep: true, fresh: emptyDir(opts.Target)}
 	if fi, err := top.Stat("."); err == nil {
@@ -150,6 +153,7 @@ type restorer struct {
 	asRoot bool
 	self   rsOwner // who owns what this process creates (in a directory of its group)
 	reader *ChunkReader
+	drop   *dropper // closes the files the writers finish
 	trees  *treePrefetcher
 	jobs   chan *rsJob // files whose chunks are queued, in order
 

@@ -24,6 +24,7 @@ type rsJob struct {
 	create bool     // the writer creates the file (O_EXCL) on its first op
 	spans  []rsSpan // data extents still to write, in file order
 	failed bool     // writer-only: creating or writing failed
+	synced int64    // writer-only: writeback started for bytes before this
 }
 
 type rsSpan struct {
@@ -320,6 +321,10 @@ func (rs *restorer) writer(q chan rsOp) {
 				n := int64(len(op.chunk.Data))
 				rs.opts.Progress.Bytes.Add(n)
 				rs.count(func(r *RestoreResult) { r.Bytes += n })
+				if end := op.off + n; end-job.synced >= dropWindow {
+					rs.drop.written(job.f, job.rel, job.synced, end-job.synced)
+					job.synced = end
+				}
 			}
 		}
 		op.chunk.Release()
@@ -327,7 +332,7 @@ func (rs *restorer) writer(q chan rsOp) {
 }
 
 // finishFile sets the file's final size (a trailing hole), then its
-// metadata, and closes it.
+// metadata, and hands it to the dropper, which closes it.
 func (rs *restorer) finishFile(job *rsJob) {
 	defer job.dir.unref()
 	f := job.f
@@ -335,7 +340,11 @@ func (rs *restorer) finishFile(job *rsJob) {
 		return // creating it failed
 	}
 	if rs.ctx.Err() != nil || job.failed {
-		f.Close()
+		if job.synced > 0 {
+			rs.drop.finish(f, job.rel, 0, 0) // after the ranges it still holds
+		} else {
+			f.Close()
+		}
 		return
 	}
 	var err error
@@ -354,7 +363,9 @@ func (rs *restorer) finishFile(job *rsJob) {
 		}
 		err = rs.fileMeta(f, job.e, job.rel, cur)
 	}
-	if cerr := f.Close(); err == nil && cerr != nil {
+	if size := int64(job.e.Size); size >= dropMinFile || job.synced > 0 {
+		rs.drop.finish(f, job.rel, job.synced, size-job.synced)
+	} else if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("/%s: %w", job.rel, cerr)
 	}
 	if err != nil {

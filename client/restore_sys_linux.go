@@ -182,3 +182,28 @@ func sysCreateAt(dir *os.File, name string) (*os.File, error) {
 	})
 	return nf, err
 }
+
+// sysStartWriteback starts writeback of n bytes of f at off without
+// waiting for it. It is advice: failure changes nothing that matters here.
+func sysStartWriteback(f *os.File, off, n int64) {
+	_ = withFd(f, func(fd int) error { return unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE) })
+}
+
+// sysDropWritten waits until n bytes of f at off are written back, then
+// drops them from the page cache (clean pages are freed at once); n = 0
+// means to the end of the file. It returns only errors that mean the bytes
+// did not reach the disk.
+func sysDropWritten(f *os.File, off, n int64) error {
+	err := withFd(f, func(fd int) error {
+		const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if err := unix.SyncFileRange(fd, off, n, all); err != nil {
+			return err
+		}
+		_ = unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
+		return nil
+	})
+	if errors.Is(err, unix.EIO) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return err
+	}
+	return nil
+}

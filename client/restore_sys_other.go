@@ -29,7 +29,9 @@ func sysNextHole(f *os.File, _ int64) (int64, error) {
 	}
 	return st.Size(), nil
 }
-func statNlink(os.FileInfo) uint64 { return 1 }
-func ownerOf(os.FileInfo) rsOwner  { return rsOwner{} }
-func isPermission(err error) bool  { return errors.Is(err, os.ErrPermission) }
-func isUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }
+func sysStartWriteback(*os.File, int64, int64)    {}
+func sysDropWritten(*os.File, int64, int64) error { return nil }
+func statNlink(os.FileInfo) uint64                { return 1 }
+func ownerOf(os.FileInfo) rsOwner                 { return rsOwner{} }
+func isPermission(err error) bool                 { return errors.Is(err, os.ErrPermission) }
+func isUnsupported(err error) bool                { return errors.Is(err, errors.ErrUnsupported) }

@@ -16,3 +16,12 @@ func dropCache(f *os.File) {
 	}
 	_ = rc.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), 0, 0, unix.FADV_DONTNEED) })
 }
+
+// dropRead asks the kernel to drop the pages of n bytes at off that a Get
+// has read: a shard is read once per restore or scrub, and its pages would
+// only push others out of the cache (SPEC.md §10.4). Only whole pages
+// inside the range go, so a neighbouring chunk's first page stays for its
+// read. Failure only leaves the pages cached, so it is ignored.
+func dropRead(fd int, off, n int64) {
+	_ = unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
+}

@@ -4,44 +4,21 @@ package local
 
 import (
 	"context"
-	"os"
+	"io"
 	"testing"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/holdfast-backup/holdfast/internal/pagecache"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
 // residentPages counts the pages of path that are in the page cache.
 func residentPages(t *testing.T, path string) (resident, total int) {
 	t.Helper()
-	f, err := os.Open(path)
+	resident, total, err := pagecache.Resident(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	page := os.Getpagesize()
-	vec := make([]byte, (len(m)+page-1)/page)
-	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	for _, v := range vec {
-		if v&1 != 0 {
-			resident++
-		}
-	}
-	return resident, len(vec)
+	return resident, total
 }
 
 // TestPutDropsPageCache checks that an object is not left in the page
@@ -68,6 +45,48 @@ func TestPutDropsPageCache(t *testing.T) {
 		case keep && resident < total/2:
 			// The control: if this fails, mincore cannot see the cache
 			// here and the check above proves nothing.
+			t.Skipf("with keepCache only %d of %d pages are cached: this file system bypasses the page cache", resident, total)
+		}
+	}
+}
+
+// TestGetDropsPageCache checks that the pages a Get read are not left in
+// the page cache, and (so the check can fail) that they are without the
+// drop.
+func TestGetDropsPageCache(t *testing.T) {
+	payload := make([]byte, 4<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	ctx := context.Background()
+	for _, keep := range []bool{false, true} {
+		b, err := New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := backend.Name("r/packs/ab/x.00")
+		if err := b.Put(ctx, name, backend.Bytes(payload)); err != nil {
+			t.Fatal(err)
+		}
+		b.keepCache = keep
+		// Two ranges, one of them ending mid-page, then the rest.
+		for _, r := range [][2]int64{{0, 1 << 20}, {1 << 20, 1<<20 + 1000}, {2<<20 + 1000, -1}} {
+			rc, err := b.Get(ctx, name, r[0], r[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				t.Fatal(err)
+			}
+			if err := rc.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resident, total := residentPages(t, b.path(name))
+		switch {
+		case !keep && resident > total/8: // the kernel may keep a few
+			t.Errorf("after Get %d of %d pages are still cached", resident, total)
+		case keep && resident < total/2:
 			t.Skipf("with keepCache only %d of %d pages are cached: this file system bypasses the page cache", resident, total)
 		}
 	}

@@ -26,8 +26,9 @@ type Backend struct {
 	root       string // absolute, cleaned
 	configured string // as the operator gave it, for String
 
-	// keepCache leaves written objects in the page cache (benchmarks
-	// compare it with the default, which drops them; see Put).
+	// keepCache leaves written and read objects in the page cache
+	// (benchmarks and tests compare it with the default, which drops
+	// them; see Put and fileReader.Close).
 	keepCache bool
 
 	// away, when set, says why the engine made the store unavailable
@@ -118,7 +119,7 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 		return nil, fmt.Errorf("local: get %s: offset %d length %d of %d bytes: %w",
 			name, offset, length, size, backend.ErrRange)
 	}
-	return &fileReader{ctx: ctx, fd: fd, off: offset, end: offset + length, b: b, name: name}, nil
+	return &fileReader{ctx: ctx, fd: fd, start: offset, off: offset, end: offset + length, b: b, name: name}, nil
 }
 
 // openRead opens path read-only, retrying when a signal interrupts it (the
@@ -137,11 +138,11 @@ func openRead(path string) (int, error) {
 // must close it, as Backend.Get requires: unlike an *os.File, a raw
 // descriptor has no finalizer to close it if forgotten.
 type fileReader struct {
-	ctx      context.Context
-	fd       int // -1 once closed
-	off, end int64
-	b        *Backend
-	name     backend.Name
+	ctx             context.Context
+	fd              int // -1 once closed
+	start, off, end int64
+	b               *Backend
+	name            backend.Name
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {
@@ -178,6 +179,9 @@ func (r *fileReader) Read(p []byte) (int, error) {
 func (r *fileReader) Close() error {
 	if r.fd < 0 {
 		return nil
+	}
+	if !r.b.keepCache && r.off > r.start {
+		dropRead(r.fd, r.start, r.off-r.start)
 	}
 	err := syscall.Close(r.fd)
 	r.fd = -1
