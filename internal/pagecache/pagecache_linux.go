@@ -39,3 +39,18 @@ func Resident(path string) (resident, total int, err error) {
 	}
 	return resident, len(vec), nil
 }
+
+// Droppable reports whether the file system holding path keeps file data
+// in a page cache that writeback cleans, so that dropped pages leave it.
+// tmpfs and ramfs pages live only in memory and are never dropped.
+func Droppable(path string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false, err
+	}
+	switch st.Type {
+	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
+		return false, nil
+	}
+	return true, nil
+}
