@@ -201,6 +201,7 @@ func (r *Repo) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	r.builders.stop()
 	errs = append(errs, r.idx.Close())
 	return errors.Join(errs...)
 }

@@ -94,35 +94,6 @@ func (w *packWriter) nextBuilder() *pack.Builder {
 	return b
 }
 
-// builderPool keeps the builders of landed packs for reuse, at most
-// maxFree of them for the whole engine, so idle repositories hold none.
-type builderPool struct {
-	mu   sync.Mutex
-	free []*pack.Builder
-}
-
-const maxFreeBuilders = MaxPacksInFlight + 1
-
-func (p *builderPool) get() *pack.Builder {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
-		p.free = p.free[:n-1]
-		return b
-	}
-	return nil
-}
-
-func (p *builderPool) put(b *pack.Builder) {
-	b.Reset()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.free) < maxFreeBuilders {
-		p.free = append(p.free, b)
-	}
-}
-
 // PutChunk adds a sealed envelope under id to repository repoID. A chunk the
 // repository already holds (or is already in the open pack) is accepted
 // without being stored again. The chunk becomes durable and findable at the
