@@ -19,6 +19,23 @@ func needDroppable(t *testing.T, dir string) {
 	}
 }
 
+// cacheTestStore returns a new store in a directory whose file system can
+// drop pages, and a 4 MiB payload to store in it.
+func cacheTestStore(t *testing.T) (*Backend, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	needDroppable(t, dir)
+	b, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 4<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	return b, payload
+}
+
 // residentPages counts the pages of path that are in the page cache.
 func residentPages(t *testing.T, path string) (resident, total int) {
 	t.Helper()
@@ -32,17 +49,8 @@ func residentPages(t *testing.T, path string) (resident, total int) {
 // TestPutDropsPageCache checks that an object is not left in the page
 // cache after Put, and (so the check can fail) that it is without the drop.
 func TestPutDropsPageCache(t *testing.T) {
-	payload := make([]byte, 4<<20)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
 	for _, keep := range []bool{false, true} {
-		dir := t.TempDir()
-		needDroppable(t, dir)
-		b, err := New(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, payload := cacheTestStore(t)
 		b.keepCache = keep
 		name := backend.Name("r/packs/ab/x.00")
 		if err := b.Put(context.Background(), name, backend.Bytes(payload)); err != nil {
@@ -64,18 +72,9 @@ func TestPutDropsPageCache(t *testing.T) {
 // the page cache, and (so the check can fail) that they are without the
 // drop.
 func TestGetDropsPageCache(t *testing.T) {
-	payload := make([]byte, 4<<20)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
 	ctx := context.Background()
 	for _, keep := range []bool{false, true} {
-		dir := t.TempDir()
-		needDroppable(t, dir)
-		b, err := New(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, payload := cacheTestStore(t)
 		name := backend.Name("r/packs/ab/x.00")
 		if err := b.Put(ctx, name, backend.Bytes(payload)); err != nil {
 			t.Fatal(err)
