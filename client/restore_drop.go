@@ -39,7 +39,8 @@ type dropItem struct {
 }
 
 // dropper owns finished files of at least dropMinFile bytes until their
-// pages are dropped and closes them. Its methods are safe for concurrent use by the writers.
+// pages are dropped, and closes them. The writers may call its methods
+// concurrently.
 type dropper struct {
 	in   chan dropItem
 	done chan struct{}
