@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/internal/cputime"
 	"github.com/holdfast-backup/holdfast/repo"
 )
 
@@ -174,7 +174,7 @@ func BenchmarkReadChunks(b *testing.B) {
 	chunks := holdfastv1connect.NewChunkServiceClient(hc, f.url, connect.WithInterceptors(upBearer(f.restore)))
 	req := &holdfastv1.ReadChunksRequest{Repo: f.repo, Ids: ids}
 	b.SetBytes(total)
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		st, err := chunks.ReadChunks(ctx, connect.NewRequest(req))
 		if err != nil {
@@ -191,14 +191,5 @@ func BenchmarkReadChunks(b *testing.B) {
 	}
 	// Client and server share the process and both cores: CPU time per
 	// byte is steadier than wall time on a loaded machine.
-	b.ReportMetric(float64(processCPU()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-}
-
-// processCPU is the user plus system CPU time of this process so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }

@@ -5,10 +5,10 @@ package local
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/holdfast-backup/holdfast/internal/cputime"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
@@ -30,23 +30,14 @@ func BenchmarkPutShard(b *testing.B) {
 			}
 			be.keepCache = keep
 			b.SetBytes(int64(len(payload)))
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for i := 0; b.Loop(); i++ {
 				name := backend.Name(fmt.Sprintf("r/packs/%02x/%08x.00", i%256, i))
 				if err := be.Put(context.Background(), name, backend.Bytes(payload)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 		})
 	}
-}
-
-// processCPU is the user plus system CPU time of this process so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
