@@ -31,6 +31,10 @@ type Backend struct {
 	// them; see Put and fileReader.Close).
 	keepCache bool
 
+	// noDirect is set once the file system refused direct I/O: Get then
+	// reads through the page cache (direct.go).
+	noDirect atomic.Bool
+
 	// away, when set, says why the engine made the store unavailable
 	// (SetUnavailable).
 	away atomic.Pointer[string]
@@ -79,7 +83,8 @@ func (b *Backend) path(name backend.Name) string {
 	return filepath.Join(b.root, filepath.FromSlash(string(name)))
 }
 
-// Get implements [backend.Backend] with a reader of the file's section.
+// Get implements [backend.Backend] with a reader of the file's section,
+// read with direct I/O where the file system allows it (direct.go).
 //
 // It uses the file descriptor directly (open, fstat, pread, close) rather
 // than an *os.File: os.Open also sets the descriptor non-blocking and tries
@@ -97,7 +102,7 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 	if err := b.readUnavailable("get", string(name)); err != nil {
 		return nil, err
 	}
-	fd, err := openRead(b.path(name))
+	fd, direct, err := b.openForGet(b.path(name))
 	if err != nil {
 		return nil, b.lookupErr("get", name, err)
 	}
@@ -119,7 +124,7 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 		return nil, fmt.Errorf("local: get %s: offset %d length %d of %d bytes: %w",
 			name, offset, length, size, backend.ErrRange)
 	}
-	return &fileReader{ctx: ctx, fd: fd, start: offset, off: offset, end: offset + length, b: b, name: name}, nil
+	return &fileReader{ctx: ctx, fd: fd, direct: direct, start: offset, off: offset, end: offset + length, b: b, name: name}, nil
 }
 
 // openRead opens path read-only, retrying when a signal interrupts it (the
@@ -143,6 +148,13 @@ type fileReader struct {
 	start, off, end int64
 	b               *Backend
 	name            backend.Name
+
+	// direct reads go through the window win, the bytes of the file from
+	// winOff, read into the pooled aligned buffer buf (direct.go).
+	direct bool
+	buf    *[]byte
+	win    []byte
+	winOff int64
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {
@@ -159,6 +171,12 @@ func (r *fileReader) Read(p []byte) (int, error) {
 		return 0, nil // or pread's 0 would look like a truncated file
 	}
 	p = p[:min(int64(len(p)), r.end-r.off)]
+	if r.direct {
+		n, err := r.readDirect(p)
+		if err != errBuffered {
+			return n, err
+		}
+	}
 	for {
 		n, err := syscall.Pread(r.fd, p, r.off)
 		switch {
@@ -180,7 +198,8 @@ func (r *fileReader) Close() error {
 	if r.fd < 0 {
 		return nil
 	}
-	if !r.b.keepCache && r.off > r.start {
+	r.releaseWindow()
+	if !r.direct && !r.b.keepCache && r.off > r.start {
 		dropRead(r.fd, r.start, r.off-r.start)
 	}
 	err := syscall.Close(r.fd)
