@@ -32,7 +32,8 @@ type RestoreOptions struct {
 	// ReadAhead bounds the chunk plaintext in flight (DefaultReadAhead).
 	ReadAhead int64
 
-	keepCache bool // tests: leave the written pages in the page cache
+	keepCache   bool          // tests: leave the written pages in the page cache
+	directFiles *atomic.Int64 // tests: counts the files written with direct I/O
 }
 
 // Progress are live counters a caller may poll while an operation runs.
@@ -154,6 +155,9 @@ type restorer struct {
 	self   rsOwner // who owns what this process creates (in a directory of its group)
 	reader *ChunkReader
 	drop   *dropper // closes the files the writers finish
+	// noDirect is set once the file system refused direct I/O
+	// (restore_direct.go).
+	noDirect atomic.Bool
 	trees  *treePrefetcher
 	jobs   chan *rsJob // files whose chunks are queued, in order
 

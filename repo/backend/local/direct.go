@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"syscall"
+
+	"github.com/holdfast-backup/holdfast/internal/directio"
 )
 
 // Direct reads (SPEC.md §10.4). Get reads a shard with O_DIRECT where the
@@ -15,22 +17,20 @@ import (
 // drop it again; on a virtual machine whose freed memory goes back to the
 // host, each new page also costs a fault into the host.
 const (
-	// directAlign is the alignment of offsets, lengths and buffer
-	// addresses of direct reads: the largest logical block size in use.
-	directAlign = 4096
+	directAlign = directio.Align
 
 	// directWindow is the most a direct read fetches at once: a chunk's
 	// range (about 1 MiB on average) in one or two reads.
 	directWindow = 1 << 20
 )
 
-var directPool = sync.Pool{New: func() any { b := alignedBuffer(directWindow); return &b }}
+var directPool = sync.Pool{New: func() any { b := directio.Buffer(directWindow); return &b }}
 
 // openForGet opens path for Get: for direct reads unless the store keeps
 // its pages cached or its file system refused direct I/O before.
 func (b *Backend) openForGet(path string) (fd int, direct bool, err error) {
 	if !b.keepCache && !b.noDirect.Load() {
-		fd, err := openDirect(path)
+		fd, err := directio.OpenRead(path)
 		if err != syscall.EINVAL {
 			return fd, err == nil, err
 		}
@@ -60,9 +60,8 @@ func (r *fileReader) fill() error {
 	if r.buf == nil {
 		r.buf = directPool.Get().(*[]byte)
 	}
-	start := r.off &^ (directAlign - 1)
-	end := (r.end + directAlign - 1) &^ (directAlign - 1)
-	buf := (*r.buf)[:min(end-start, directWindow)]
+	start := directio.AlignDown(r.off)
+	buf := (*r.buf)[:min(directio.AlignUp(r.end)-start, directWindow)]
 	for {
 		n, err := syscall.Pread(r.fd, buf, start)
 		switch {
@@ -89,7 +88,7 @@ var errBuffered = errors.New("local: read without direct I/O")
 
 func (r *fileReader) stopDirect(cause error) error {
 	r.b.noDirect.Store(true)
-	if err := clearDirect(r.fd); err != nil {
+	if err := directio.Clear(r.fd); err != nil {
 		return r.b.wrapErr("read", string(r.name), errors.Join(cause, err))
 	}
 	r.direct = false

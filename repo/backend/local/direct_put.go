@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/holdfast-backup/holdfast/internal/directio"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
@@ -16,7 +17,7 @@ import (
 // direct write waits for the disk, so it is larger than directWindow.
 const directWriteWindow = 4 << 20
 
-var directWritePool = sync.Pool{New: func() any { b := alignedBuffer(directWriteWindow); return &b }}
+var directWritePool = sync.Pool{New: func() any { b := directio.Buffer(directWriteWindow); return &b }}
 
 // writePayload writes p to the new, empty file f: with direct I/O where
 // the file system allows it (see direct.go; the kernel then copies nothing
@@ -26,7 +27,7 @@ func (b *Backend) writePayload(ctx context.Context, f *os.File, p backend.Payloa
 	if b.keepCache || b.noDirect.Load() || p.Len() < directAlign {
 		return false, copyPayload(ctx, f, p)
 	}
-	if err := setDirect(int(f.Fd())); err != nil {
+	if err := directio.Set(int(f.Fd())); err != nil {
 		b.noDirect.Store(true)
 		return false, copyPayload(ctx, f, p)
 	}
@@ -85,14 +86,14 @@ func (b *Backend) writeAt(f *os.File, buf []byte, m int, off int64, direct bool)
 		_, err := f.WriteAt(buf[:m], off)
 		return false, err
 	}
-	w := (m + directAlign - 1) &^ (directAlign - 1)
+	w := int(directio.AlignUp(int64(m)))
 	clear(buf[m:w])
 	done, err := f.WriteAt(buf[:w], off)
 	if err == nil || !errors.Is(err, syscall.EINVAL) {
 		return true, err
 	}
 	b.noDirect.Store(true)
-	if err := clearDirect(int(f.Fd())); err != nil {
+	if err := directio.Clear(int(f.Fd())); err != nil {
 		return true, err
 	}
 	if done < m {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/holdfast-backup/holdfast/internal/directio"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
@@ -35,7 +36,7 @@ func directTestStore(t *testing.T, size int) (*Backend, backend.Name, []byte) {
 	if err := b.Put(context.Background(), name, backend.Bytes(data)); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := openDirect(b.path(name))
+	fd, err := directio.OpenRead(b.path(name))
 	if err == syscall.EINVAL {
 		t.Skipf("%s does not do direct I/O (O_DIRECT refused), so Get reads through the page cache there", b.root)
 	}

@@ -1,0 +1,31 @@
+package directio
+
+import (
+	"testing"
+	"unsafe"
+)
+
+func TestBuffer(t *testing.T) {
+	for _, n := range []int{1, Align, 3*Align + 5, 1 << 20} {
+		b := Buffer(n)
+		if len(b) != n || cap(b) != n {
+			t.Fatalf("Buffer(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		if addr := uintptr(unsafe.Pointer(&b[0])); addr%Align != 0 {
+			t.Fatalf("Buffer(%d) at %#x: not aligned to %d", n, addr, Align)
+		}
+	}
+}
+
+func TestAlign(t *testing.T) {
+	for _, c := range []struct{ off, down, up int64 }{
+		{0, 0, 0}, {1, 0, Align}, {Align - 1, 0, Align}, {Align, Align, Align}, {Align + 1, Align, 2 * Align},
+	} {
+		if got := AlignDown(c.off); got != c.down {
+			t.Errorf("AlignDown(%d) = %d, want %d", c.off, got, c.down)
+		}
+		if got := AlignUp(c.off); got != c.up {
+			t.Errorf("AlignUp(%d) = %d, want %d", c.off, got, c.up)
+		}
+	}
+}
