@@ -155,11 +155,12 @@ type restorer struct {
 	self   rsOwner // who owns what this process creates (in a directory of its group)
 	reader *ChunkReader
 	drop   *dropper // closes the files the writers finish
+	trees  *treePrefetcher
+	jobs   chan *rsJob // files whose chunks are queued, in order
+
 	// noDirect is set once the file system refused direct I/O
 	// (restore_direct.go).
 	noDirect atomic.Bool
-	trees  *treePrefetcher
-	jobs   chan *rsJob // files whose chunks are queued, in order
 
 	// Walker-only state.
 	groups  map[uint64]rsLinkHead // hardlink group → first path restored

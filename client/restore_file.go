@@ -363,11 +363,13 @@ func (rs *restorer) finishFile(job *rsJob) {
 	}
 	buffered := false
 	if job.direct != nil {
-		var err error
-		buffered, err = job.direct.close()
-		if err != nil && !job.failed {
+		if rs.ctx.Err() != nil || job.failed {
+			job.direct.release() // the file is left unfinished anyway
+		} else if b, err := job.direct.close(); err != nil {
 			job.failed = true
 			rs.fail(fmt.Errorf("/%s: write: %w", job.rel, err))
+		} else {
+			buffered = b
 		}
 	}
 	if rs.ctx.Err() != nil || job.failed {
