@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 
 	"github.com/holdfast-backup/holdfast/internal/directio"
@@ -23,14 +22,16 @@ import (
 // one window while it writes a file.
 const directWriteWindow = 4 << 20
 
-var directWindows = sync.Pool{New: func() any { b := directio.Buffer(directWriteWindow); return &b }}
+// directWindows keeps windows for reuse, one per writer (Writers is 4 by
+// default).
+var directWindows = directio.NewBuffers(directWriteWindow, 8)
 
 // directFile writes one new file's data, in ascending offsets, through an
 // aligned window. Once the file system refuses a direct write it writes
 // through the page cache instead (buffered).
 type directFile struct {
 	f        *os.File
-	buf      *[]byte // the window, from directWindows; nil once released
+	buf      []byte // the window, from directWindows; nil once released
 	start    int64   // file offset of the window's first byte (aligned)
 	n        int     // bytes of the window in use: data, and zeros between
 	buffered bool
@@ -42,7 +43,7 @@ func newDirectFile(f *os.File) *directFile {
 	if withFd(f, directio.Set) != nil {
 		return nil
 	}
-	return &directFile{f: f, buf: directWindows.Get().(*[]byte)}
+	return &directFile{f: f, buf: directWindows.Get()}
 }
 
 // write places data at off, which is at or after the end of everything
@@ -56,10 +57,10 @@ func (d *directFile) write(data []byte, off int64) error {
 		if err := d.moveTo(off); err != nil {
 			return err
 		}
-		c := copy((*d.buf)[d.n:], data)
+		c := copy(d.buf[d.n:], data)
 		d.n += c
 		data, off = data[c:], off+int64(c)
-		if d.n == len(*d.buf) {
+		if d.n == len(d.buf) {
 			if err := d.flush(); err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ func (d *directFile) moveTo(off int64) error {
 	if d.n > 0 && off < end {
 		return fmt.Errorf("write at %d before the end of the last write, %d", off, end)
 	}
-	if d.n > 0 && off != end && (off >= d.start+int64(len(*d.buf)) || directio.AlignDown(off) >= directio.AlignUp(end)) {
+	if d.n > 0 && off != end && (off >= d.start+int64(len(d.buf)) || directio.AlignDown(off) >= directio.AlignUp(end)) {
 		if err := d.flush(); err != nil {
 			return err
 		}
@@ -89,7 +90,7 @@ func (d *directFile) moveTo(off int64) error {
 		d.start = directio.AlignDown(off)
 	}
 	gap := int(off - d.start)
-	clear((*d.buf)[d.n:gap])
+	clear(d.buf[d.n:gap])
 	d.n = gap
 	return nil
 }
@@ -100,7 +101,7 @@ func (d *directFile) flush() error {
 	if d.n == 0 || d.buffered {
 		return nil
 	}
-	buf := *d.buf
+	buf := d.buf
 	w := int(directio.AlignUp(int64(d.n)))
 	clear(buf[d.n:w])
 	done, err := d.f.WriteAt(buf[:w], d.start)

@@ -2,17 +2,6 @@ package directio
 
 import "syscall"
 
-// OpenRead opens path read-only for direct reads. It fails with EINVAL
-// where the file system does not do direct I/O.
-func OpenRead(path string) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_DIRECT, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
-}
-
 // Set turns direct I/O on for fd; it fails with EINVAL where the file
 // system does not do direct I/O.
 func Set(fd int) error { return setFlag(fd, true) }

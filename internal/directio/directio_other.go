@@ -4,9 +4,6 @@ package directio
 
 import "syscall"
 
-// OpenRead reports that direct I/O is not used here.
-func OpenRead(string) (int, error) { return -1, syscall.EINVAL }
-
 // Set reports that direct I/O is not used here.
 func Set(int) error { return syscall.EINVAL }
 

@@ -29,3 +29,21 @@ func TestAlign(t *testing.T) {
 		}
 	}
 }
+
+// TestBuffers: a buffer given back is the one handed out next, up to the
+// list's capacity.
+func TestBuffers(t *testing.T) {
+	bs := NewBuffers(2*Align, 1)
+	a, b := bs.Get(), bs.Get()
+	if &a[0] == &b[0] || len(a) != 2*Align {
+		t.Fatal("two Gets returned the same buffer, or the wrong size")
+	}
+	bs.Put(a[:1])
+	bs.Put(b) // over capacity: dropped
+	if c := bs.Get(); &c[0] != &a[0] || len(c) != 2*Align {
+		t.Fatal("Get after Put did not return the kept buffer at full length")
+	}
+	if d := bs.Get(); &d[0] == &b[0] {
+		t.Fatal("a buffer put over capacity was kept")
+	}
+}

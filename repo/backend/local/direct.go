@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"syscall"
 
 	"github.com/holdfast-backup/holdfast/internal/directio"
@@ -22,22 +21,31 @@ const (
 	// directWindow is the most a direct read fetches at once: a chunk's
 	// range (about 1 MiB on average) in one or two reads.
 	directWindow = 1 << 20
+
+	// directMinRead is the shortest range Get reads with direct I/O.
+	directMinRead = 256 << 10
 )
 
-var directPool = sync.Pool{New: func() any { b := directio.Buffer(directWindow); return &b }}
+// directBuffers keeps read windows for reuse: a restore reads from a few
+// shards at a time.
+var directBuffers = directio.NewBuffers(directWindow, 16)
 
-// openForGet opens path for Get: for direct reads unless the store keeps
-// its pages cached or its file system refused direct I/O before.
-func (b *Backend) openForGet(path string) (fd int, direct bool, err error) {
-	if !b.keepCache && !b.noDirect.Load() {
-		fd, err := directio.OpenRead(path)
-		if err != syscall.EINVAL {
-			return fd, err == nil, err
-		}
-		b.noDirect.Store(true)
+// useDirect turns direct I/O on for a Get of length bytes from fd, if the
+// range is long enough, the store does not keep its pages cached, and its
+// file system has not refused direct I/O before. Short ranges (a source
+// tree's small files are a chunk each) read through the page cache: the
+// kernel reads ahead from the disk in large requests there, and the next
+// small chunk is usually in them, while a direct read costs the disk one
+// request per chunk.
+func (b *Backend) useDirect(fd int, length int64) bool {
+	if length < directMinRead || b.keepCache || b.noDirect.Load() {
+		return false
 	}
-	fd, err = openRead(path)
-	return fd, false, err
+	if err := directio.Set(fd); err != nil {
+		b.noDirect.Store(true)
+		return false
+	}
+	return true
 }
 
 // readDirect is Read for a reader opened for direct I/O: it copies from the
@@ -58,10 +66,10 @@ func (r *fileReader) readDirect(p []byte) (int, error) {
 // covers as much of [r.off, r.end) as directWindow allows.
 func (r *fileReader) fill() error {
 	if r.buf == nil {
-		r.buf = directPool.Get().(*[]byte)
+		r.buf = directBuffers.Get()
 	}
 	start := directio.AlignDown(r.off)
-	buf := (*r.buf)[:min(directio.AlignUp(r.end)-start, directWindow)]
+	buf := r.buf[:min(directio.AlignUp(r.end)-start, directWindow)]
 	for {
 		n, err := syscall.Pread(r.fd, buf, start)
 		switch {
@@ -99,7 +107,7 @@ func (r *fileReader) stopDirect(cause error) error {
 // releaseWindow returns the window's buffer to the pool.
 func (r *fileReader) releaseWindow() {
 	if r.buf != nil {
-		directPool.Put(r.buf)
+		directBuffers.Put(r.buf)
 		r.buf, r.win = nil, nil
 	}
 }

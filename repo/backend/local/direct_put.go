@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"syscall"
 
 	"github.com/holdfast-backup/holdfast/internal/directio"
@@ -17,7 +16,9 @@ import (
 // direct write waits for the disk, so it is larger than directWindow.
 const directWriteWindow = 4 << 20
 
-var directWritePool = sync.Pool{New: func() any { b := directio.Buffer(directWriteWindow); return &b }}
+// directWriteBuffers keeps write windows for reuse: a pack's shards are
+// written at once.
+var directWriteBuffers = directio.NewBuffers(directWriteWindow, 8)
 
 // writePayload writes p to the new, empty file f: with direct I/O where
 // the file system allows it (see direct.go; the kernel then copies nothing
@@ -41,9 +42,8 @@ func (b *Backend) writePayload(ctx context.Context, f *os.File, p backend.Payloa
 // write, the rest goes through the page cache (and direct is false).
 func (b *Backend) copyDirect(ctx context.Context, f *os.File, p backend.Payload) (direct bool, err error) {
 	want := p.Len()
-	bp := directWritePool.Get().(*[]byte)
-	defer directWritePool.Put(bp)
-	buf := *bp
+	buf := directWriteBuffers.Get()
+	defer directWriteBuffers.Put(buf)
 	r := p.Open()
 	direct = true
 	var n int64

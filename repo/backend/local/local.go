@@ -102,7 +102,7 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 	if err := b.readUnavailable("get", string(name)); err != nil {
 		return nil, err
 	}
-	fd, direct, err := b.openForGet(b.path(name))
+	fd, err := openRead(b.path(name))
 	if err != nil {
 		return nil, b.lookupErr("get", name, err)
 	}
@@ -124,6 +124,7 @@ func (b *Backend) Get(ctx context.Context, name backend.Name, offset, length int
 		return nil, fmt.Errorf("local: get %s: offset %d length %d of %d bytes: %w",
 			name, offset, length, size, backend.ErrRange)
 	}
+	direct := b.useDirect(fd, length)
 	return &fileReader{ctx: ctx, fd: fd, direct: direct, start: offset, off: offset, end: offset + length, b: b, name: name}, nil
 }
 
@@ -152,7 +153,7 @@ type fileReader struct {
 	// direct reads go through the window win, the bytes of the file from
 	// winOff, read into the pooled aligned buffer buf (direct.go).
 	direct bool
-	buf    *[]byte
+	buf    []byte
 	win    []byte
 	winOff int64
 }
