@@ -32,8 +32,7 @@ type RestoreOptions struct {
 	// ReadAhead bounds the chunk plaintext in flight (DefaultReadAhead).
 	ReadAhead int64
 
-	keepCache   bool          // tests: leave the written pages in the page cache
-	directFiles *atomic.Int64 // tests: counts the files written with direct I/O
+	keepCache bool // tests: leave the written pages in the page cache
 }
 
 // Progress are live counters a caller may poll while an operation runs.
@@ -157,10 +156,6 @@ type restorer struct {
 	drop   *dropper // closes the files the writers finish
 	trees  *treePrefetcher
 	jobs   chan *rsJob // files whose chunks are queued, in order
-
-	// noDirect is set once the file system refused direct I/O
-	// (restore_direct.go).
-	noDirect atomic.Bool
 
 	// Walker-only state.
 	groups  map[uint64]rsLinkHead // hardlink group → first path restored

@@ -20,12 +20,11 @@ type rsJob struct {
 	dir    *rsDir
 	rel    string
 	e      *tree.Entry
-	f      *os.File    // nil until the writer creates the file (create)
-	create bool        // the writer creates the file (O_EXCL) on its first op
-	spans  []rsSpan    // data extents still to write, in file order
-	failed bool        // writer-only: creating or writing failed
-	synced int64       // writer-only: writeback started for bytes before this
-	direct *directFile // writer-only: the file is written with direct I/O
+	f      *os.File // nil until the writer creates the file (create)
+	create bool     // the writer creates the file (O_EXCL) on its first op
+	spans  []rsSpan // data extents still to write, in file order
+	failed bool     // writer-only: creating or writing failed
+	synced int64    // writer-only: writeback started for bytes before this
 }
 
 type rsSpan struct {
@@ -315,42 +314,21 @@ func (rs *restorer) writer(q chan rsOp) {
 			continue
 		}
 		if rs.ctx.Err() == nil && !job.failed {
-			if err := rs.writeChunk(job, op); err != nil {
+			if _, err := job.f.WriteAt(op.chunk.Data, op.off); err != nil {
 				job.failed = true
 				rs.fail(fmt.Errorf("/%s: write: %w", job.rel, err))
 			} else {
 				n := int64(len(op.chunk.Data))
 				rs.opts.Progress.Bytes.Add(n)
 				rs.count(func(r *RestoreResult) { r.Bytes += n })
+				if end := op.off + n; end-job.synced >= dropWindow {
+					rs.drop.written(job.f, job.rel, job.synced, end-job.synced)
+					job.synced = end
+				}
 			}
 		}
 		op.chunk.Release()
 	}
-}
-
-// writeChunk writes a chunk of job's file: with direct I/O when the file is
-// new and large enough and the file system allows it, else through the
-// page cache with its writeback started every dropWindow bytes.
-func (rs *restorer) writeChunk(job *rsJob, op rsOp) error {
-	if job.direct == nil && job.synced == 0 && job.create && job.e.Size >= dropMinFile &&
-		!rs.opts.keepCache && !rs.noDirect.Load() {
-		if job.direct = newDirectFile(job.f); job.direct == nil {
-			rs.noDirect.Store(true)
-		} else if rs.opts.directFiles != nil {
-			rs.opts.directFiles.Add(1)
-		}
-	}
-	if job.direct != nil {
-		return job.direct.write(op.chunk.Data, op.off)
-	}
-	if _, err := job.f.WriteAt(op.chunk.Data, op.off); err != nil {
-		return err
-	}
-	if end := op.off + int64(len(op.chunk.Data)); end-job.synced >= dropWindow {
-		rs.drop.written(job.f, job.rel, job.synced, end-job.synced)
-		job.synced = end
-	}
-	return nil
 }
 
 // finishFile sets the file's final size (a trailing hole), then its
@@ -360,17 +338,6 @@ func (rs *restorer) finishFile(job *rsJob) {
 	f := job.f
 	if f == nil {
 		return // creating it failed
-	}
-	buffered := false
-	if job.direct != nil {
-		if rs.ctx.Err() != nil || job.failed {
-			job.direct.release() // the file is left unfinished anyway
-		} else if b, err := job.direct.close(); err != nil {
-			job.failed = true
-			rs.fail(fmt.Errorf("/%s: write: %w", job.rel, err))
-		} else {
-			buffered = b
-		}
 	}
 	if rs.ctx.Err() != nil || job.failed {
 		if job.synced > 0 {
@@ -382,10 +349,9 @@ func (rs *restorer) finishFile(job *rsJob) {
 	}
 	var err error
 	c := job.e.Content
-	if !job.create || (len(c) > 0 && c[len(c)-1].Hole) || job.direct != nil {
-		// A trailing hole, a kept file that may be longer, or the padding
-		// of a direct write's last block: set the size. A new file whose
-		// last extent is data has it already.
+	if !job.create || (len(c) > 0 && c[len(c)-1].Hole) {
+		// A trailing hole, or a kept file that may be longer: set the
+		// size. A new file whose last extent is data has it already.
 		if err = f.Truncate(int64(job.e.Size)); err != nil {
 			err = fmt.Errorf("/%s: %w", job.rel, err)
 		}
@@ -397,7 +363,7 @@ func (rs *restorer) finishFile(job *rsJob) {
 		}
 		err = rs.fileMeta(f, job.e, job.rel, cur)
 	}
-	if size := int64(job.e.Size); (size >= dropMinFile && job.direct == nil) || job.synced > 0 || buffered {
+	if size := int64(job.e.Size); size >= dropMinFile || job.synced > 0 {
 		rs.drop.finish(f, job.rel, job.synced, size-job.synced)
 	} else if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("/%s: %w", job.rel, cerr)

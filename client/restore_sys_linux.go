@@ -19,6 +19,19 @@ import (
 // descriptors that restore opened inside the target, so none of them
 // resolves a path from outside it.
 
+// withFd runs fn with f's descriptor.
+func withFd(f *os.File, fn func(fd int) error) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
 func timespecs(atime, mtime int64) [2]unix.Timespec {
 	return [2]unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(mtime)}
 }

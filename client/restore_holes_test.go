@@ -6,35 +6,26 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/holdfast-backup/holdfast/internal/directio"
 )
 
-// TestRestoreDirect restores large files whose sizes and holes fall on and
-// off block and window boundaries, with direct I/O and (the control)
-// through the page cache: the bytes must be exact, holes must stay
-// unallocated, and the direct path must be the one taken for the new files
-// of dropMinFile bytes or more.
-func TestRestoreDirect(t *testing.T) {
+// TestRestoreKeepsHoles restores sparse files whose holes begin and end on
+// and off block boundaries, one inside a block and one longer than the
+// writeback window, with the page cache dropped behind and kept: the bytes
+// must be exact and the holes unallocated.
+func TestRestoreKeepsHoles(t *testing.T) {
 	s := newRSServer(t)
 	r := s.initRepo(t)
-	sizes := []int{dropMinFile - 1, dropMinFile, directWriteWindow, directWriteWindow + 1, 3*directWriteWindow + 12345}
-	var nodes []*rsNode
-	for i, n := range sizes {
-		nodes = append(nodes, rsFile(fmt.Sprintf("plain%d", i), 0o644, rsData(rsRandom(uint64(i+1), n))))
-	}
 	sparse := map[string][]rsPart{
-		// Holes on block boundaries, and a few bytes alone in a block.
 		"sparse-aligned": {rsHole(1 << 20), rsData(rsRandom(10, 70_000)), rsHole(3 << 20), rsData([]byte("tail")), rsHole(2 << 20)},
-		// Holes that begin and end inside blocks, one inside a block.
 		"sparse-unaligned": {rsData(rsRandom(11, 5000)), rsHole(1000), rsData(rsRandom(12, 3000)),
 			rsHole(8192 + 77), rsData(rsRandom(13, 2<<20)), rsHole(5<<20 + 1)},
-		// A hole as long as a window, starting mid-block.
-		"sparse-window": {rsHole(4097), rsData(rsRandom(14, 1<<20+3)), rsHole(directWriteWindow), rsData(rsRandom(15, 9000))},
+		"sparse-window": {rsHole(4097), rsData(rsRandom(14, 1<<20+3)), rsHole(dropWindow), rsData(rsRandom(15, 9000))},
 	}
+	var nodes []*rsNode
 	for name, parts := range sparse {
 		nodes = append(nodes, rsFile(name, 0o600, parts...))
 	}
@@ -42,20 +33,12 @@ func TestRestoreDirect(t *testing.T) {
 	dir := t.TempDir()
 	for _, keep := range []bool{false, true} {
 		target := filepath.Join(dir, fmt.Sprintf("target-%v", keep))
-		var direct atomic.Int64
-		if _, err := r.Restore(context.Background(), snap, RestoreOptions{Target: target, keepCache: keep, directFiles: &direct}); err != nil {
+		if _, err := r.Restore(context.Background(), snap, RestoreOptions{Target: target, keepCache: keep}); err != nil {
 			t.Fatal(err)
 		}
 		rsCheck(t, target, nodes, map[uint64]uint64{})
 		for name, parts := range sparse {
 			checkAllocated(t, filepath.Join(target, name), parts)
-		}
-		want := int64(len(sizes) - 1 + len(sparse))
-		if keep {
-			want = 0
-		}
-		if got := direct.Load(); got != want {
-			t.Errorf("keepCache %v: %d files written with direct I/O, want %d", keep, got, want)
 		}
 	}
 }
