@@ -4,14 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"syscall"
 
 	"github.com/holdfast-backup/holdfast/internal/directio"
 )
 
-// Direct reads (SPEC.md §10.4). Get reads a shard with O_DIRECT where the
-// file system allows it: the disk writes into an aligned buffer of the
-// reader's, and Read copies from there. A buffered read would allocate a
+// Direct reads (SPEC.md §10.4). Get reads a range of directMinRead bytes or
+// more with O_DIRECT where the file system allows it: the disk writes into
+// an aligned buffer of the reader's, and Read copies from there. A buffered read would allocate a
 // page-cache page for every 4 KiB, have the kernel copy it out, and then
 // drop it again; on a virtual machine whose freed memory goes back to the
 // host, each new page also costs a fault into the host.
@@ -71,13 +72,13 @@ func (r *fileReader) fill() error {
 	start := directio.AlignDown(r.off)
 	buf := r.buf[:min(directio.AlignUp(r.end)-start, directWindow)]
 	for {
-		n, err := syscall.Pread(r.fd, buf, start)
+		n, err := preadDirect(r.fd, buf, start)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EINVAL:
-			// Accepted at open, refused now: read through the page cache
-			// from here on, on this store too.
+			// Accepted by fcntl, refused now: read through the page
+			// cache from here on, on this store too.
 			return r.stopDirect(err)
 		case err != nil:
 			return r.b.wrapErr("read", string(r.name), err)
@@ -90,6 +91,13 @@ func (r *fileReader) fill() error {
 		return nil
 	}
 }
+
+// preadDirect and writeDirect are the direct reads and writes; tests
+// replace them to act out a file system that refuses direct I/O midway.
+var (
+	preadDirect = syscall.Pread
+	writeDirect = (*os.File).WriteAt
+)
 
 // errBuffered tells Read to go on with a buffered read.
 var errBuffered = errors.New("local: read without direct I/O")
@@ -104,7 +112,7 @@ func (r *fileReader) stopDirect(cause error) error {
 	return errBuffered
 }
 
-// releaseWindow returns the window's buffer to the pool.
+// releaseWindow gives the window's buffer back to directBuffers.
 func (r *fileReader) releaseWindow() {
 	if r.buf != nil {
 		directBuffers.Put(r.buf)

@@ -88,7 +88,7 @@ func (b *Backend) writeAt(f *os.File, buf []byte, m int, off int64, direct bool)
 	}
 	w := int(directio.AlignUp(int64(m)))
 	clear(buf[m:w])
-	done, err := f.WriteAt(buf[:w], off)
+	done, err := writeDirect(f, buf[:w], off)
 	if err == nil || !errors.Is(err, syscall.EINVAL) {
 		return true, err
 	}

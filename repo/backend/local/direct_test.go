@@ -196,3 +196,61 @@ type lyingPayload struct {
 
 func (p lyingPayload) Len() int64      { return p.claim }
 func (p lyingPayload) Open() io.Reader { return bytes.NewReader(p.data) }
+
+// refuseDirect makes the next direct read and write fail with EINVAL after
+// doing part of the work, as a file system that accepts O_DIRECT and then
+// refuses it would, until the test ends.
+func refuseDirect(t *testing.T) {
+	pread, write := preadDirect, writeDirect
+	t.Cleanup(func() { preadDirect, writeDirect = pread, write })
+	preadDirect = func(int, []byte, int64) (int, error) { return 0, syscall.EINVAL }
+	writeDirect = func(f *os.File, b []byte, off int64) (int, error) {
+		// One block written, then refused.
+		n, err := f.WriteAt(b[:directAlign], off)
+		if err != nil {
+			return n, err
+		}
+		return n, syscall.EINVAL
+	}
+}
+
+// TestDirectRefusedMidway: when the file system refuses a direct write or
+// read after accepting O_DIRECT, Put and Get go on through the page cache
+// from where they were, the bytes come out exact, and the store stops
+// trying direct I/O.
+func TestDirectRefusedMidway(t *testing.T) {
+	const size = 2*directWriteWindow + 5000
+	b, _, _ := directTestStore(t, directAlign)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>12)
+	}
+	refuseDirect(t)
+	ctx := context.Background()
+	if err := b.Put(ctx, "r/packs/ab/refused", backend.Bytes(data)); err != nil {
+		t.Fatal(err)
+	}
+	if !b.noDirect.Load() {
+		t.Fatal("a refused direct write did not turn direct I/O off for the store")
+	}
+	// Get with direct I/O still on for this reader: the read is refused.
+	b.noDirect.Store(false)
+	rc, err := b.Get(ctx, "r/packs/ab/refused", 3, size-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if !rc.(*fileReader).direct {
+		t.Fatal("Get did not try direct I/O")
+	}
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data[3:]) {
+		t.Fatal("read back wrong bytes after direct I/O was refused")
+	}
+	if !b.noDirect.Load() {
+		t.Fatal("a refused direct read did not turn direct I/O off for the store")
+	}
+}

@@ -151,7 +151,8 @@ type fileReader struct {
 	name            backend.Name
 
 	// direct reads go through the window win, the bytes of the file from
-	// winOff, read into the pooled aligned buffer buf (direct.go).
+	// winOff, read into buf, an aligned buffer from directBuffers
+	// (direct.go).
 	direct bool
 	buf    []byte
 	win    []byte
