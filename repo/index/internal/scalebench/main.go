@@ -34,6 +34,7 @@ func main() {
 		present  = flag.Int("present", 50, "percent of each Missing batch that is present (0-100)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the Missing loop to this file")
 		memprof  = flag.String("memprofile", "", "write an allocation profile to this file at the end")
+		refs     = flag.Int("refs", 0, "also look up a sorted sample of this percent of the stored IDs in ascending batches, as a commit's reference check does (0: skip)")
 		floor    = flag.Bool("floor", true, "also time one 4 KiB pread per looked-up ID from the largest table: the cost of a page-cache read, which an exact, disk-backed lookup of a present ID pays at least once")
 	)
 	flag.Parse()
@@ -150,6 +151,9 @@ func main() {
 		cpu.Seconds(), float64(total)/cpu.Seconds(), cpu.Seconds()*1e6/float64(total))
 	if *floor {
 		readFloor(*dir, total)
+	}
+	if *refs > 0 {
+		lookupRefs(x, *n, *refs, *batch, rss)
 	}
 	if *memprof != "" {
 		writeAllocs(*memprof)
