@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -75,6 +76,23 @@ func TestMissing(t *testing.T) {
 	for i := range 10 {
 		batches["random"+string(rune('0'+i))] = pick(rng.IntN(5000)+1, 0.5)
 	}
+	// Batches the way commits and parent pins send them: ascending slices
+	// of the stored IDs, also reaching before the first and past the last
+	// key; and a few IDs spread over all the keys.
+	sortedPresent := slices.SortedFunc(slices.Values(present), func(a, b format.ID) int { return a.Compare(b) })
+	batches["ascending"] = sortedPresent[1000:4000]
+	edge := func(b byte, n int) []format.ID {
+		ids := make([]format.ID, n)
+		for i := range ids {
+			ids[i] = seqID(4, uint64(i))
+			copy(ids[i][:8], bytes.Repeat([]byte{b}, 8)) // before or after every stored ID
+		}
+		return ids
+	}
+	batches["before the first"] = append(edge(0, 50), sortedPresent[:200]...)
+	batches["past the last"] = append(slices.Clone(sortedPresent[len(sortedPresent)-200:]), edge(0xff, 50)...)
+	batches["sparse present"] = pick(8, 1)
+	batches["sparse mixed"] = pick(20, 0.5)
 	for name, ids := range batches {
 		var want []format.ID
 		for _, id := range ids {
