@@ -1,6 +1,10 @@
 package directio
 
-import "unsafe"
+import (
+	"sync"
+	"time"
+	"unsafe"
+)
 
 // Align is the alignment of offsets, lengths and buffer addresses of direct
 // reads and writes: the largest logical block size in use.
@@ -27,32 +31,71 @@ func Buffer(n int) []byte {
 // sync.Pool it keeps up to its capacity across garbage collections: a
 // buffer allocated anew is memory the process must fault in again, which
 // on a virtual machine that hands freed memory back to its host costs a
-// fault into the host per page, more than the I/O the buffer saves.
+// fault into the host per page, more than the I/O the buffer saves. Once
+// no buffer has come back for BuffersIdle, it lets them all go, so that an
+// idle process does not hold them.
 type Buffers struct {
 	size int
-	free chan []byte
+	keep int
+
+	mu        sync.Mutex
+	free      [][]byte
+	idle      *time.Timer
+	idleAfter time.Duration // tests; 0 means BuffersIdle
 }
+
+// BuffersIdle is how long Buffers keeps its buffers after the last Put.
+const BuffersIdle = time.Minute
 
 // NewBuffers returns a free list of buffers of size bytes that keeps at
 // most keep of them.
 func NewBuffers(size, keep int) *Buffers {
-	return &Buffers{size: size, free: make(chan []byte, keep)}
+	return &Buffers{size: size, keep: keep}
 }
 
 // Get returns a kept buffer, or a new one.
 func (b *Buffers) Get() []byte {
-	select {
-	case buf := <-b.free:
+	b.mu.Lock()
+	if n := len(b.free); n > 0 {
+		buf := b.free[n-1]
+		b.free[n-1] = nil
+		b.free = b.free[:n-1]
+		b.mu.Unlock()
 		return buf
-	default:
-		return Buffer(b.size)
 	}
+	b.mu.Unlock()
+	return Buffer(b.size)
 }
 
 // Put keeps buf for a later Get, unless the list is full.
 func (b *Buffers) Put(buf []byte) {
-	select {
-	case b.free <- buf[:b.size:b.size]:
-	default:
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.free) < b.keep {
+		b.free = append(b.free, buf[:b.size:b.size])
 	}
+	after := b.idleAfter
+	if after == 0 {
+		after = BuffersIdle
+	}
+	if b.idle == nil {
+		b.idle = time.AfterFunc(after, b.drop)
+	} else {
+		b.idle.Reset(after)
+	}
+}
+
+// drop lets the garbage collector have the kept buffers.
+func (b *Buffers) drop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.free)
+	b.free = b.free[:0]
+}
+
+// kept returns how many buffers are kept (tests).
+func (b *Buffers) kept() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.free)
 }

@@ -2,6 +2,7 @@ package directio
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -45,5 +46,26 @@ func TestBuffers(t *testing.T) {
 	}
 	if d := bs.Get(); &d[0] == &b[0] {
 		t.Fatal("a buffer put over capacity was kept")
+	}
+}
+
+// TestBuffersDropWhenIdle: the kept buffers go once none has come back
+// for the idle time, and stay while they keep coming back.
+func TestBuffersDropWhenIdle(t *testing.T) {
+	bs := NewBuffers(Align, 4)
+	bs.idleAfter = 500 * time.Millisecond
+	for range 10 {
+		bs.Put(bs.Get())
+		if n := bs.kept(); n != 1 {
+			t.Fatalf("%d buffers kept while in use, want 1", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for bs.kept() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the buffers were kept after the list went idle")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
