@@ -32,10 +32,8 @@ func Buffer(n int) []byte {
 // buffer allocated anew is memory the process must fault in again, which
 // on a virtual machine that hands freed memory back to its host costs a
 // fault into the host per page, more than the I/O the buffer saves. Once
-// no buffer has come back for BuffersIdle, it frees them all, so that an
-// idle process does not hold them. The buffers are mapped outside the Go
-// heap (on Linux), so they do not raise the garbage collector's target:
-// on the heap, GOGC=100 let the process grow by twice what they held.
+// no buffer has come back for BuffersIdle, it lets them all go, so that an
+// idle process does not hold them.
 type Buffers struct {
 	size int
 	keep int
@@ -55,8 +53,7 @@ func NewBuffers(size, keep int) *Buffers {
 	return &Buffers{size: size, keep: keep}
 }
 
-// Get returns a kept buffer, or a new one. The caller owns it until it
-// passes it to Put, and must not touch it after.
+// Get returns a kept buffer, or a new one.
 func (b *Buffers) Get() []byte {
 	b.mu.Lock()
 	if n := len(b.free); n > 0 {
@@ -67,19 +64,15 @@ func (b *Buffers) Get() []byte {
 		return buf
 	}
 	b.mu.Unlock()
-	return allocOffHeap(b.size)
+	return Buffer(b.size)
 }
 
-// Put keeps buf, a buffer from Get, for a later Get, or frees it if the
-// list is full.
+// Put keeps buf for a later Get, unless the list is full.
 func (b *Buffers) Put(buf []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	buf = buf[:b.size:b.size]
 	if len(b.free) < b.keep {
-		b.free = append(b.free, buf)
-	} else {
-		freeOffHeap(buf)
+		b.free = append(b.free, buf[:b.size:b.size])
 	}
 	after := b.idleAfter
 	if after == 0 {
@@ -92,13 +85,10 @@ func (b *Buffers) Put(buf []byte) {
 	}
 }
 
-// drop frees the kept buffers.
+// drop lets the garbage collector have the kept buffers.
 func (b *Buffers) drop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, buf := range b.free {
-		freeOffHeap(buf)
-	}
 	clear(b.free)
 	b.free = b.free[:0]
 }

@@ -25,19 +25,3 @@ func setFlag(fd int, on bool) error {
 	}
 	return nil
 }
-
-// allocOffHeap maps n bytes of anonymous memory: page-aligned, outside
-// the Go heap. It falls back to the heap if the mapping fails.
-func allocOffHeap(n int) []byte {
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
-	if err != nil {
-		return Buffer(n)
-	}
-	return b
-}
-
-// freeOffHeap unmaps a buffer from allocOffHeap; one that came from the
-// heap is left to the garbage collector.
-func freeOffHeap(b []byte) {
-	_ = syscall.Munmap(b) // EINVAL for a heap buffer: nothing to do
-}
