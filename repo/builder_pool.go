@@ -21,6 +21,7 @@ type builderPool struct {
 	free      []*pack.Builder
 	idle      *time.Timer
 	idleAfter time.Duration // 0: builderIdle
+	made      int           // builders allocated by take, for tests
 }
 
 const maxFreeBuilders = MaxPacksInFlight + 1
@@ -35,6 +36,20 @@ func (p *builderPool) get() *pack.Builder {
 		return b
 	}
 	return nil
+}
+
+// take returns a kept builder, or a new one whose buffer holds size
+// bytes.
+func (p *builderPool) take(size int) *pack.Builder {
+	if b := p.get(); b != nil {
+		return b
+	}
+	p.mu.Lock()
+	p.made++
+	p.mu.Unlock()
+	b := pack.NewBuilder()
+	b.Reserve(size)
+	return b
 }
 
 func (p *builderPool) put(b *pack.Builder) {

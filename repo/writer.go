@@ -14,14 +14,14 @@ import (
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/format/pack"
 	"github.com/holdfast-backup/holdfast/format/seal"
+	"github.com/holdfast-backup/holdfast/format/shard"
 	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // MaxPacksInFlight bounds the sealed packs one repository writes to the
 // stores at once. With the open pack that keeps filling meanwhile, a
-// repository holds at most MaxPacksInFlight+1 pack buffers of about
-// PackTarget bytes, plus the parity shards of the packs being written
-// (SPEC.md §10.10).
+// repository holds at most MaxPacksInFlight+1 pack buffers, each with room
+// for a pack of PackTarget bytes and its parity shards (SPEC.md §10.10).
 const MaxPacksInFlight = 2
 
 // packWriter collects one repository's new chunks into an open pack. When
@@ -83,15 +83,17 @@ func (r *Repo) writer(id uint32) (*packWriter, error) {
 
 // nextBuilder returns a builder for a pack that is starting: a landed
 // pack's builder if one is free, else a new one sized for the target at
-// once. Reuse matters: a fresh 32 MiB buffer per pack costs the kernel
-// 32 MiB of page zeroing each time.
+// once. Reuse matters: a fresh buffer per pack costs the kernel a page
+// fault and the zeroing of a page for every 4 KiB of it.
 func (w *packWriter) nextBuilder() *pack.Builder {
-	if b := w.r.builders.get(); b != nil {
-		return b
-	}
-	b := pack.NewBuilder()
-	b.Grow(w.r.cfg.PackTarget)
-	return b
+	return w.r.builders.take(w.bufferSize())
+}
+
+// bufferSize is the capacity of a pack buffer: a full pack and, after it,
+// room for its parity, which the coder writes there (shard.Split) instead
+// of into a new allocation per pack.
+func (w *packWriter) bufferSize() int {
+	return int(shard.SplitCap(int64(w.r.cfg.PackTarget), w.r.coder.K(), w.r.coder.M()))
 }
 
 // PutChunk adds a sealed envelope under id to repository repoID. A chunk the
@@ -139,7 +141,7 @@ func (w *packWriter) put(ctx context.Context, id format.ID, envelope []byte, sum
 		// may add id meanwhile: look again.
 		w.sealLocked(ctx)
 	}
-	if w.builder.Count() == 0 && w.builder.Cap() < w.r.cfg.PackTarget {
+	if w.builder.Count() == 0 && w.builder.Cap() < w.bufferSize() {
 		// A pack starts here: take a buffer of the full size now rather
 		// than grow one by doubling (which copies the pack twice).
 		w.builder = w.nextBuilder()
@@ -250,6 +252,11 @@ func (w *packWriter) land(ctx context.Context, f *flight) {
 	}
 	w.mu.Lock()
 	w.inflight = slices.DeleteFunc(w.inflight, func(g *flight) bool { return g == f })
+	// Nothing reads the builder once it left the in-flight list. It goes
+	// back before the broadcast: a put waiting for this slot opens its next
+	// pack at once, and would allocate a new buffer if this one were not
+	// in the pool yet.
+	w.r.builders.put(f.b)
 	// The last landing decides: a store that came back (a pack landed
 	// since) must not fail uploads with a stale error.
 	w.failed = err
@@ -257,7 +264,6 @@ func (w *packWriter) land(ctx context.Context, f *flight) {
 	w.landed.Broadcast()
 	w.mu.Unlock()
 	close(f.done)
-	w.r.builders.put(f.b) // nothing reads it now: it left the in-flight list
 }
 
 // writePack writes a sealed pack. Order matters (SPEC.md §10.10): the pack

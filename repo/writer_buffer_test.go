@@ -2,7 +2,11 @@ package repo
 
 import (
 	"context"
+	"sync"
 	"testing"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
 )
 
 // TestWriterPackBuffers checks where the open pack's buffer comes from: a
@@ -53,4 +57,62 @@ func TestWriterPackBuffers(t *testing.T) {
 		putAll(t, r, id, more)
 		mustReadAll(t, r, id, more)
 	}
+}
+
+// TestWriterReusesPackBuffers: a long upload from several streams at once
+// allocates no more pack buffers than can be in use together (the open
+// pack and the packs in flight); every later pack reuses a landed one.
+// Each buffer has room for the pack's parity, which the coder writes there.
+func TestWriterReusesPackBuffers(t *testing.T) {
+	ctx := context.Background()
+	r := openRepo(t, testConfig(t, memStores(6), 4, 2))
+	defer r.Close(ctx)
+	id, err := r.CreateRepository(ctx, "buffers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const streams = 4
+	var all []chunk
+	var wg sync.WaitGroup
+	errs := make(chan error, streams)
+	for s := range streams {
+		chunks := makeChunks(t, "stream"+string(rune('a'+s)), 400, 16<<10)
+		all = append(all, chunks...)
+		wg.Go(func() {
+			for _, c := range chunks {
+				if _, err := r.PutChunk(ctx, id, c.id, c.envelope); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	packs := 0
+	if err := r.idx.Packs(id, func(format.ID, indexkey.PackRecord) error { packs++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.writer(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.builders.mu.Lock()
+	made := r.builders.made
+	for _, b := range r.builders.free {
+		if b.Cap() < w.bufferSize() {
+			t.Errorf("a pack buffer of %d bytes has no room for the parity (want %d)", b.Cap(), w.bufferSize())
+		}
+	}
+	r.builders.mu.Unlock()
+	if packs < 10 || made > MaxPacksInFlight+1 {
+		t.Fatalf("%d packs written with %d pack buffers allocated, want at most %d", packs, made, MaxPacksInFlight+1)
+	}
+	mustReadAll(t, r, id, all)
 }

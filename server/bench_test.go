@@ -51,6 +51,7 @@ func benchmarkUpload(b *testing.B, grpc bool, perMsg int) {
 	msg := &holdfastv1.PutChunksRequest{Repo: f.repo, SessionId: begin.Msg.SessionId}
 	b.SetBytes(int64(perMsg << 20))
 	b.ResetTimer()
+	cpu := cputime.Process()
 	for i := range b.N { // not b.Loop: the flush after the loop is timed too
 		msg.Chunks = msg.Chunks[:0]
 		for j, env := range envs {
@@ -72,6 +73,7 @@ func benchmarkUpload(b *testing.B, grpc bool, perMsg int) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	if resp.Msg.Stored == 0 || resp.Msg.Duplicates != 0 {
 		b.Fatalf("stored %d, duplicates %d", resp.Msg.Stored, resp.Msg.Duplicates)
 	}

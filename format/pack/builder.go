@@ -150,6 +150,16 @@ func (b *Builder) Grow(n int) {
 	}
 }
 
+// Reserve makes the buffer's capacity at least n bytes in all, for a
+// caller that codes more after the finished pack in the same buffer (the
+// engine's parity shards, see shard.Split). Like Grow, it is called once
+// per buffer, so a Builder reused with Reset never reallocates.
+func (b *Builder) Reserve(n int) {
+	if n > cap(b.buf) {
+		b.buf = slices.Grow(b.buf, n-len(b.buf))
+	}
+}
+
 // Cap returns how many bytes of pack the Builder's buffer holds without
 // reallocating.
 func (b *Builder) Cap() int { return cap(b.buf) }

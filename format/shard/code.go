@@ -34,6 +34,13 @@ func encoder(k, m int) (reedsolomon.Encoder, error) {
 // Split codes pack into k data and m parity shard data slices, each
 // ShardSize(len(pack), k) bytes. Data shards that lie wholly inside pack
 // alias it (no copy): pack must not change while the shards are in use.
+//
+// When cap(pack) is at least SplitCap(len(pack), k, m), Split allocates
+// nothing: every shard is a window of pack's backing array, the padding
+// after len(pack) is zeroed in place and the parity is coded into the
+// capacity beyond it. A caller that reuses one buffer for many packs (the
+// engine's pack builders) thereby stops allocating and faulting in the
+// parity of every pack afresh. Split never writes below len(pack).
 func Split(pack []byte, k, m int) ([][]byte, error) {
 	enc, err := encoder(k, m)
 	if err != nil {
@@ -44,18 +51,14 @@ func Split(pack []byte, k, m int) ([][]byte, error) {
 	}
 	size := int(ShardSize(int64(len(pack)), k))
 	shards := make([][]byte, k+m)
-	full := min(len(pack)/size, k) // data shards with no padding
-	for i := range full {
-		shards[i] = pack[i*size : (i+1)*size : (i+1)*size]
-	}
-	// One allocation, zeroed, for the padded data shards and the parity.
-	rest := make([]byte, (k+m-full)*size)
-	for i := full; i < k+m; i++ {
-		j := i - full
-		shards[i] = rest[j*size : (j+1)*size : (j+1)*size]
-		if i < k && i*size < len(pack) {
-			copy(shards[i], pack[i*size:])
+	if cap(pack) >= (k+m)*size {
+		whole := pack[:(k+m)*size]
+		clear(whole[len(pack) : k*size])
+		for i := range shards {
+			shards[i] = whole[i*size : (i+1)*size : (i+1)*size]
 		}
+	} else {
+		splitAlloc(pack, shards, size, k)
 	}
 	if m > 0 {
 		if err := enc.Encode(shards); err != nil {
@@ -63,6 +66,30 @@ func Split(pack []byte, k, m int) ([][]byte, error) {
 		}
 	}
 	return shards, nil
+}
+
+// SplitCap is the capacity a pack of packLen bytes needs for Split to code
+// it in place: k+m shards of ShardSize bytes.
+func SplitCap(packLen int64, k, m int) int64 {
+	return int64(k+m) * ShardSize(packLen, k)
+}
+
+// splitAlloc fills shards for a pack without room for its parity: data
+// shards wholly inside pack alias it, the padded data shards and the
+// parity share one new zeroed allocation.
+func splitAlloc(pack []byte, shards [][]byte, size, k int) {
+	full := min(len(pack)/size, k) // data shards with no padding
+	for i := range full {
+		shards[i] = pack[i*size : (i+1)*size : (i+1)*size]
+	}
+	rest := make([]byte, (len(shards)-full)*size)
+	for i := full; i < len(shards); i++ {
+		j := i - full
+		shards[i] = rest[j*size : (j+1)*size : (j+1)*size]
+		if i < k && i*size < len(pack) {
+			copy(shards[i], pack[i*size:])
+		}
+	}
 }
 
 // checkShards validates the arguments of Join and Reconstruct and counts

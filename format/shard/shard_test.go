@@ -138,6 +138,40 @@ func TestSplitJoin(t *testing.T) {
 	}
 }
 
+// TestSplitInPlace: a pack with room for its parity is coded in its own
+// backing array, with the same shards as a pack without room, whatever
+// the spare capacity held before (a reused buffer holds the last pack).
+func TestSplitInPlace(t *testing.T) {
+	for _, n := range []int{1, 63, 64, 65, 987, 10000, 1<<16 + 1} {
+		for _, km := range [][2]int{{1, 0}, {4, 0}, {4, 2}, {3, 3}, {10, 4}} {
+			k, m := km[0], km[1]
+			pack := testPack(n)
+			want, err := Split(pack, k, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			room := int(SplitCap(int64(n), k, m))
+			buf := xof("garbage", room+7)[:n]
+			copy(buf, pack)
+			got, err := Split(buf, k, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("n=%d %d+%d: shard %d differs from the allocating split", n, k, m, i)
+				}
+				if &got[i][0] != &buf[:room][i*len(got[i])] {
+					t.Fatalf("n=%d %d+%d: shard %d is not in the pack's buffer", n, k, m, i)
+				}
+			}
+			if !bytes.Equal(buf, pack) {
+				t.Fatalf("n=%d %d+%d: split changed the pack", n, k, m)
+			}
+		}
+	}
+}
+
 // TestJoinMissing: for k=4, m=2, every set of up to two missing shards
 // rebuilds the exact pack, and every set of three fails with
 // ErrTooFewShards rather than returning wrong data.
