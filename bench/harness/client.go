@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,6 +29,7 @@ type Result struct {
 	Duration       time.Duration // start to exit
 	PeakRSS        int64         // VmHWM, bytes
 	CPU            time.Duration // user + system time of the process
+	MinorFaults    int64         // minor page faults of the process
 }
 
 // Run runs holdfast with args and waits for it.
@@ -56,6 +58,9 @@ func (c Client) Run(ctx context.Context, args ...string) (Result, error) {
 	res := Result{Duration: time.Since(start), PeakRSS: peak.close(), Stdout: stdout.String(), Stderr: stderr.String()}
 	if ps := cmd.ProcessState; ps != nil {
 		res.CPU = ps.UserTime() + ps.SystemTime()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			res.MinorFaults = ru.Minflt
+		}
 	}
 	var exit *exec.ExitError
 	switch {

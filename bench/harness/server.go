@@ -88,6 +88,9 @@ func (s *Server) PID() int { return s.cmd.Process.Pid }
 // CPU returns the user + system time the server has used so far.
 func (s *Server) CPU() time.Duration { return CPUTime(s.PID()) }
 
+// MinorFaults returns the minor page faults the server has taken so far.
+func (s *Server) MinorFaults() int64 { return MinorFaults(s.PID()) }
+
 // ResetPeak starts a new peak RSS measurement.
 func (s *Server) ResetPeak() error { return s.peak.reset() }
 

@@ -48,7 +48,9 @@ type Phase struct {
 	ServerPeak int64 // server VmHWM during the phase
 	ClientCPU  time.Duration
 	ServerCPU  time.Duration // server CPU time during the phase
-	Summary    *harness.Summary
+	// Minor page faults of the client and of the server during the phase.
+	ClientFaults, ServerFaults int64
+	Summary                    *harness.Summary
 }
 
 // MBps is Bytes over Duration in 10^6 bytes per second.
@@ -172,9 +174,9 @@ func (r *runner) phase(ctx context.Context, c harness.Client, name string, bytes
 			stops = append(stops, perfRecord(pid, filepath.Join(r.cfg.Profile, name+"-client.data")))
 		}
 	}
-	cpu0 := r.srv.CPU()
+	cpu0, faults0 := r.srv.CPU(), r.srv.MinorFaults()
 	res, err := c.Must(ctx, args...)
-	serverCPU := r.srv.CPU() - cpu0
+	serverCPU, serverFaults := r.srv.CPU()-cpu0, r.srv.MinorFaults()-faults0
 	for _, stop := range stops {
 		stop()
 	}
@@ -182,7 +184,7 @@ func (r *runner) phase(ctx context.Context, c harness.Client, name string, bytes
 		return Phase{}, err
 	}
 	p := Phase{Name: name, Duration: res.Duration, Bytes: bytes, ClientPeak: res.PeakRSS, ServerPeak: r.srv.Peak(),
-		ClientCPU: res.CPU, ServerCPU: serverCPU}
+		ClientCPU: res.CPU, ServerCPU: serverCPU, ClientFaults: res.MinorFaults, ServerFaults: serverFaults}
 	if args[0] == "backup" {
 		s, err := harness.ParseSummary(res.Stdout)
 		if err != nil {
@@ -190,8 +192,9 @@ func (r *runner) phase(ctx context.Context, c harness.Client, name string, bytes
 		}
 		p.Summary = &s
 	}
-	r.logf("%-9s %7.2f s  %7.1f MB/s  client %4d MiB %6.2f cpu-s  server %4d MiB %6.2f cpu-s%s", name, p.Duration.Seconds(), p.MBps(),
-		p.ClientPeak>>20, p.ClientCPU.Seconds(), p.ServerPeak>>20, p.ServerCPU.Seconds(), summaryLine(p.Summary))
+	r.logf("%-9s %7.2f s  %7.1f MB/s  client %4d MiB %6.2f cpu-s %6dk faults  server %4d MiB %6.2f cpu-s %6dk faults%s",
+		name, p.Duration.Seconds(), p.MBps(), p.ClientPeak>>20, p.ClientCPU.Seconds(), p.ClientFaults/1000,
+		p.ServerPeak>>20, p.ServerCPU.Seconds(), p.ServerFaults/1000, summaryLine(p.Summary))
 	return p, nil
 }
 
