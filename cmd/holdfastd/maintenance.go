@@ -44,6 +44,7 @@ Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			setMemoryLimit(cgroupMemoryFiles)
+			setGCPercent()
 			dir, r, err := openEngine(cmd.Context(), data, &lf, cmd.Flags().Changed("shards"), log, nil)
 			if err != nil {
 				return err
@@ -101,6 +102,7 @@ Runs offline: stop the server first.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			setMemoryLimit(cgroupMemoryFiles)
+			setGCPercent()
 			dir, err := openDataDir(data)
 			if err != nil {
 				return err

@@ -73,3 +73,20 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Errorf("with GOMEMLIMIT set the limit changed to %d", got)
 	}
 }
+
+// TestSetGCPercent: holdfastd collects at GOGC=50 unless GOGC is set.
+func TestSetGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	t.Setenv("GOGC", "100")
+	os.Unsetenv("GOGC") // Setenv restores it after the test
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GC percent %d without GOGC, want %d", got, defaultGCPercent)
+	}
+	t.Setenv("GOGC", "200")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set the GC percent changed to %d", got)
+	}
+}

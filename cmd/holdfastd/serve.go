@@ -51,7 +51,8 @@ finish (up to 30 s), and exits 0.
 Memory: in a cgroup with a memory limit (a container, a systemd unit with
 MemoryMax=), the Go runtime is given 90% of it as its soft limit, so the
 garbage collector works harder instead of the kernel killing the server.
-GOMEMLIMIT (e.g. GOMEMLIMIT=400MiB) overrides it.`,
+GOMEMLIMIT (e.g. GOMEMLIMIT=400MiB) overrides it. The collector runs when
+the heap has grown by half of what is live (GOGC=50) unless GOGC is set.`,
 		Example: `  holdfastd serve
   holdfastd serve --data /var/lib/holdfast --listen 0.0.0.0:8433 \
       --tls-cert server.crt --tls-key server.key`,
@@ -101,6 +102,7 @@ func serve(ctx context.Context, opts serveOptions, explicitShards bool) error {
 	if msg := setMemoryLimit(cgroupMemoryFiles); msg != "" {
 		log.Info(msg)
 	}
+	setGCPercent()
 	metrics := server.NewMetrics()
 	onDamage := func(erasure.Damage) { metrics.ShardDamage.Add(1) }
 	dir, engine, err := openEngine(ctx, opts.data, &opts.layout, explicitShards, log, onDamage)
