@@ -30,7 +30,9 @@ const cleanupTimeout = time.Minute
 // pack the index already holds: a failed rewrite would delete its shards.
 //
 // The shards are not copied: data shards alias pack, which must not change
-// until WritePack returns.
+// until WritePack returns. If cap(pack) leaves room for the padding and the
+// parity (shard.SplitCap), they are written there, after len(pack): the
+// caller must own that capacity, or pass pack[:n:n].
 func (c *Coder) WritePack(ctx context.Context, repo string, packID format.ID, pack []byte) ([]uint16, error) {
 	shards, err := shard.Split(pack, c.k, c.m)
 	if err != nil {
