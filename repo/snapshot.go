@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,11 +75,20 @@ func (r *Repo) CommitSnapshot(ctx context.Context, repoID uint32, header []byte,
 	if err := r.checkRefs(ctx, repoID, h, refs, io.MultiWriter(sp, sum)); err != nil {
 		return id, err
 	}
-	refsRef, err := r.putMeta(ctx, refsObject(name, id), sp, [32]byte(sum.Sum(nil)))
-	if err != nil {
-		return id, err
-	}
-	if _, err := r.putMeta(ctx, headerObject(name, id), backend.Bytes(header), id); err != nil {
+	// The two objects are written at once (each waits on its stores'
+	// fsyncs); the index batch that makes them reachable waits for both.
+	var (
+		refsRef indexkey.ObjectRef
+		refsErr error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		refsRef, refsErr = r.putMeta(ctx, refsObject(name, id), sp, [32]byte(sum.Sum(nil)))
+	}()
+	_, hdrErr := r.putMeta(ctx, headerObject(name, id), backend.Bytes(header), id)
+	<-done
+	if err := cmp.Or(refsErr, hdrErr); err != nil {
 		return id, err
 	}
 	b := r.idx.NewBatch()
