@@ -30,9 +30,12 @@ func TestRunSmall(t *testing.T) {
 	if res.Full.Summary.Size != res.Bytes || res.Blake3MBps <= 0 {
 		t.Errorf("size %d of %d, blake3 %.0f MB/s", res.Full.Summary.Size, res.Bytes, res.Blake3MBps)
 	}
+	if res.Full.ClientFaults <= 0 || res.Full.ServerFaults <= 0 {
+		t.Errorf("first backup: %d client and %d server page faults counted", res.Full.ClientFaults, res.Full.ServerFaults)
+	}
 	var out bytes.Buffer
 	Report(&out, []*Result{res})
-	for _, want := range []string{"full", "unchanged", "changed", "restore", "blake3", "restore bit-exact"} {
+	for _, want := range []string{"full", "unchanged", "changed", "restore", "blake3", "restore bit-exact", "faults c/s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

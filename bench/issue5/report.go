@@ -41,7 +41,7 @@ func Report(w io.Writer, runs []*Result) {
 	}
 	r0 := runs[0]
 	fmt.Fprintf(w, "data set: %d files, %.2f GiB\n\n", r0.Files, float64(r0.Bytes)/(1<<30))
-	fmt.Fprintf(w, "%-10s %9s %7s %8s %11s %11s %10s %10s %11s\n", "phase", "median s", "MB/s", "×blake3", "client MiB", "server MiB", "client cpu", "server cpu", "uploaded")
+	fmt.Fprintf(w, "%-10s %9s %7s %8s %11s %11s %10s %10s %13s %11s\n", "phase", "median s", "MB/s", "×blake3", "client MiB", "server MiB", "client cpu", "server cpu", "faults c/s k", "uploaded")
 	phases := []struct {
 		name string
 		get  func(*Result) Phase
@@ -52,7 +52,7 @@ func Report(w io.Writer, runs []*Result) {
 		{"restore", func(r *Result) Phase { return r.Restore }},
 	}
 	for _, ph := range phases {
-		var secs, ratio, client, server, up, ccpu, scpu []float64
+		var secs, ratio, client, server, up, ccpu, scpu, cflt, sflt []float64
 		for _, r := range runs {
 			p := ph.get(r)
 			secs = append(secs, p.Duration.Seconds())
@@ -61,6 +61,8 @@ func Report(w io.Writer, runs []*Result) {
 			server = append(server, float64(p.ServerPeak>>20))
 			ccpu = append(ccpu, p.ClientCPU.Seconds())
 			scpu = append(scpu, p.ServerCPU.Seconds())
+			cflt = append(cflt, float64(p.ClientFaults)/1000)
+			sflt = append(sflt, float64(p.ServerFaults)/1000)
 			if p.Summary != nil {
 				up = append(up, float64(p.Summary.BytesUploaded))
 			}
@@ -70,14 +72,16 @@ func Report(w io.Writer, runs []*Result) {
 		if len(up) > 0 {
 			upS = fmt.Sprintf("%.0f", median(up))
 		}
-		fmt.Fprintf(w, "%-10s %9.2f %7.0f %8.3f %11.0f %11.0f %10.2f %10.2f %11s\n", ph.name, s, float64(r0.Bytes)/s/1e6, median(ratio),
-			slices.Max(client), slices.Max(server), median(ccpu), median(scpu), upS)
+		flt := fmt.Sprintf("%.0f/%.0f", median(cflt), median(sflt))
+		fmt.Fprintf(w, "%-10s %9.2f %7.0f %8.3f %11.0f %11.0f %10.2f %10.2f %13s %11s\n", ph.name, s, float64(r0.Bytes)/s/1e6, median(ratio),
+			slices.Max(client), slices.Max(server), median(ccpu), median(scpu), flt, upS)
 	}
 	var b3 []float64
 	for _, r := range runs {
 		b3 = append(b3, r.Blake3MBps)
 	}
-	fmt.Fprintf(w, "(MiB: highest peak RSS of the runs; cpu: median CPU seconds, user + system, of the process during the phase)\n")
+	fmt.Fprintf(w, "(MiB: highest peak RSS of the runs; cpu: median CPU seconds, user + system, of the process during the phase;\n")
+	fmt.Fprintf(w, " faults: median thousands of minor page faults of the client / the server during the phase)\n")
 	fmt.Fprintf(w, "\nblake3.Sum256 baseline (one goroutine, same bytes, same run): median %.0f MB/s over %d runs\n", median(b3), len(runs))
 	m := MedianRun(runs)
 	fmt.Fprintf(w, "\nissue #5 checks (median run by first-backup time, %s):\n", m.Full.Duration.Round(time.Millisecond))
