@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/holdfast-backup/holdfast/format/pack"
+	"github.com/holdfast-backup/holdfast/internal/freelist"
 )
 
 // builderIdle is how long the builders of landed packs are kept once no
@@ -15,33 +16,23 @@ const builderIdle = time.Minute
 
 // builderPool keeps the builders of landed packs for reuse, at most
 // maxFreeBuilders of them for the whole engine, and drops them all once
-// none has been put back for builderIdle (idleAfter in tests).
+// none has been put back for builderIdle (see package freelist).
 type builderPool struct {
-	mu        sync.Mutex
-	free      []*pack.Builder
-	idle      *time.Timer
-	idleAfter time.Duration // 0: builderIdle
-	made      int           // builders allocated by take, for tests
+	list freelist.List[*pack.Builder]
+	mu   sync.Mutex
+	made int // builders allocated by take, for tests
 }
 
 const maxFreeBuilders = MaxPacksInFlight + 1
 
-func (p *builderPool) get() *pack.Builder {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-		return b
-	}
-	return nil
+func newBuilderPool(idle time.Duration) *builderPool {
+	return &builderPool{list: freelist.List[*pack.Builder]{Keep: maxFreeBuilders, Idle: idle}}
 }
 
 // take returns a kept builder, or a new one whose buffer holds size
 // bytes.
 func (p *builderPool) take(size int) *pack.Builder {
-	if b := p.get(); b != nil {
+	if b, ok := p.list.Get(); ok {
 		return b
 	}
 	p.mu.Lock()
@@ -52,39 +43,11 @@ func (p *builderPool) take(size int) *pack.Builder {
 	return b
 }
 
+// put keeps b, emptied, for a later take.
 func (p *builderPool) put(b *pack.Builder) {
 	b.Reset()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.free) < maxFreeBuilders {
-		p.free = append(p.free, b)
-	}
-	after := p.idleAfter
-	if after == 0 {
-		after = builderIdle
-	}
-	if p.idle == nil {
-		p.idle = time.AfterFunc(after, p.drop)
-	} else {
-		p.idle.Reset(after)
-	}
+	p.list.Put(b)
 }
 
-// drop lets the garbage collector have the kept builders.
-func (p *builderPool) drop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	clear(p.free)
-	p.free = p.free[:0]
-}
-
-// stop cancels the idle timer (Close).
-func (p *builderPool) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.idle != nil {
-		p.idle.Stop()
-	}
-	clear(p.free)
-	p.free = nil
-}
+// stop lets the kept builders go (Close).
+func (p *builderPool) stop() { p.list.Stop() }

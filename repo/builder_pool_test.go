@@ -11,7 +11,7 @@ import (
 // packs keep landing, at most maxFreeBuilders of them, and let go once no
 // pack has landed for the idle time.
 func TestBuilderPoolDropsWhenIdle(t *testing.T) {
-	p := &builderPool{idleAfter: 200 * time.Millisecond}
+	p := newBuilderPool(200 * time.Millisecond)
 	defer p.stop()
 	for range maxFreeBuilders + 2 {
 		b := pack.NewBuilder()
@@ -19,7 +19,10 @@ func TestBuilderPoolDropsWhenIdle(t *testing.T) {
 		p.put(b)
 	}
 	kept := 0
-	for p.get() != nil {
+	for {
+		if _, ok := p.list.Get(); !ok {
+			break
+		}
 		kept++
 	}
 	if kept != maxFreeBuilders {
@@ -28,9 +31,7 @@ func TestBuilderPoolDropsWhenIdle(t *testing.T) {
 	p.put(pack.NewBuilder())
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		p.mu.Lock()
-		n := len(p.free)
-		p.mu.Unlock()
+		n := p.list.Len()
 		if n == 0 {
 			break
 		}
@@ -41,7 +42,7 @@ func TestBuilderPoolDropsWhenIdle(t *testing.T) {
 	}
 	// The pool works again after dropping.
 	p.put(pack.NewBuilder())
-	if p.get() == nil {
+	if _, ok := p.list.Get(); !ok {
 		t.Fatal("no builder right after a put")
 	}
 }

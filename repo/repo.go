@@ -66,7 +66,7 @@ type Repo struct {
 	mu      sync.Mutex
 	writers map[uint32]*packWriter
 	// builders are reused pack buffers (writer.go).
-	builders builderPool
+	builders *builderPool
 	names    map[uint32]string
 	guards   map[uint32]*gcGuard // see guard.go
 	// packLocks order everything that creates, indexes or deletes a pack
@@ -113,6 +113,8 @@ func openAt(ctx context.Context, cfg Config, indexDir string) (*Repo, error) {
 		stores:  map[uint16]erasure.Store{},
 		writers: map[uint32]*packWriter{},
 		names:   map[uint32]string{},
+
+		builders: newBuilderPool(builderIdle),
 	}
 	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage})
 	if err != nil {

@@ -105,12 +105,16 @@ func TestWriterReusesPackBuffers(t *testing.T) {
 	}
 	r.builders.mu.Lock()
 	made := r.builders.made
-	for _, b := range r.builders.free {
+	r.builders.mu.Unlock()
+	for {
+		b, ok := r.builders.list.Get()
+		if !ok {
+			break
+		}
 		if b.Cap() < w.bufferSize() {
 			t.Errorf("a pack buffer of %d bytes has no room for the parity (want %d)", b.Cap(), w.bufferSize())
 		}
 	}
-	r.builders.mu.Unlock()
 	if packs < 10 || made > MaxPacksInFlight+1 {
 		t.Fatalf("%d packs written with %d pack buffers allocated, want at most %d", packs, made, MaxPacksInFlight+1)
 	}

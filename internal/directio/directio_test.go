@@ -52,8 +52,7 @@ func TestBuffers(t *testing.T) {
 // TestBuffersDropWhenIdle: the kept buffers go once none has come back
 // for the idle time, and stay while they keep coming back.
 func TestBuffersDropWhenIdle(t *testing.T) {
-	bs := NewBuffers(Align, 4)
-	bs.idleAfter = 500 * time.Millisecond
+	bs := newBuffers(Align, 4, 500*time.Millisecond)
 	for range 10 {
 		bs.Put(bs.Get())
 		if n := bs.kept(); n != 1 {
