@@ -92,6 +92,11 @@ type ReadOptions struct {
 // A stream that fails transiently is retried from the first chunk it did
 // not deliver; a chunk the server reports missing or damaged becomes that
 // chunk's Err, and the stream resumes after it.
+//
+// The streams ask the server not to check the records it reads
+// (client_verifies): every envelope is authenticated here anyway. A chunk
+// whose envelope fails that is fetched once more, alone and checked by the
+// server, which rebuilds a damaged record from the other shards.
 type ChunkReader struct {
 	r      *Repository
 	opts   ReadOptions
@@ -328,7 +333,9 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 	}
 	ctx, cancel := context.WithCancel(cr.ctx)
 	defer cancel()
-	s, err := cr.r.Chunks.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{Repo: cr.r.Repo(), Ids: ids}))
+	s, err := cr.r.Chunks.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{
+		Repo: cr.r.Repo(), Ids: ids, ClientVerifies: true,
+	}))
 	if err != nil {
 		return 0, err
 	}
@@ -381,7 +388,45 @@ func (cr *ChunkReader) opener() {
 	}
 }
 
+// openChunk opens env, the envelope of c as stored. One that fails is
+// fetched again with the server's check (readVerified) and opened once
+// more; the second failure is c's error.
 func (cr *ChunkReader) openChunk(c *ReadChunk, env []byte) error {
+	err := cr.openEnvelope(c, env)
+	if err == nil || cr.ctx.Err() != nil {
+		return err
+	}
+	checked, ferr := cr.readVerified(c.ID)
+	if ferr != nil {
+		return ferr
+	}
+	return cr.openEnvelope(c, checked)
+}
+
+// readVerified reads chunk id alone, with the server checking its record
+// (and rebuilding it from the other shards if it is damaged).
+func (cr *ChunkReader) readVerified(id format.ID) ([]byte, error) {
+	s, err := cr.r.Chunks.ReadChunks(cr.ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{
+		Repo: cr.r.Repo(), Ids: [][]byte{id[:]},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), fromRPC("read", err))
+	}
+	defer s.Close()
+	if !s.Receive() {
+		if err := s.Err(); err != nil {
+			return nil, fmt.Errorf("chunk %s: %w", id.Short(), fromRPC("read", err))
+		}
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), fromRPC("read", connect.NewError(connect.CodeUnknown, errors.New("stream ended early"))))
+	}
+	if msg := s.Msg(); string(msg.Id) == string(id[:]) {
+		return msg.Envelope, nil
+	}
+	return nil, format.Corruptf("chunk %s: the server sent chunk %x instead", id.Short(), s.Msg().Id)
+}
+
+// openEnvelope authenticates and decodes env into c.
+func (cr *ChunkReader) openEnvelope(c *ReadChunk, env []byte) error {
 	buf := getBuf(c.Length)
 	// The envelope's type is not checked: data and a tree with the same
 	// bytes share one ID and one envelope (SPEC.md §5.4), and Open has

@@ -13,6 +13,9 @@ import (
 
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/backend/local"
+	"github.com/holdfast-backup/holdfast/repo/repotest"
 )
 
 // rsFlakyChunks fails calls with code: every call, or (once) the first
@@ -78,5 +81,60 @@ func TestReadTransientAndFatal(t *testing.T) {
 	_, err := r.Restore(context.Background(), snap, RestoreOptions{Target: t.TempDir()})
 	if !errors.Is(err, ErrDenied) {
 		t.Errorf("restore with a refused token: %v, want ErrDenied", err)
+	}
+}
+
+// rsVerifiedReads counts ReadChunks calls made without client_verifies.
+type rsVerifiedReads struct {
+	holdfastv1connect.ChunkServiceClient
+	unverified, verified atomic.Int64
+}
+
+func (c *rsVerifiedReads) ReadChunks(ctx context.Context, req *connect.Request[holdfastv1.ReadChunksRequest]) (*connect.ServerStreamForClient[holdfastv1.ReadChunksResponse], error) {
+	if req.Msg.ClientVerifies {
+		c.unverified.Add(1)
+	} else {
+		c.verified.Add(1)
+	}
+	return c.ChunkServiceClient.ReadChunks(ctx, req)
+}
+
+// TestRestoreRefetchesDamagedRecord damages one chunk's record on disk.
+// Restore streams ask the server not to check records, so the damaged
+// envelope arrives and fails to open; the reader fetches that chunk again
+// with the server's check, the server rebuilds it from the other shards,
+// and the restore is bit-exact.
+func TestRestoreRefetchesDamagedRecord(t *testing.T) {
+	s := newRSServer(t)
+	r := s.initRepo(t)
+	nodes := []*rsNode{rsFile("big.bin", 0o644, rsData(rsRandom(9, 300_000)))}
+	snap := newRSBuilder(t, r).commit(nodes, nil)
+	stores := map[uint16]backend.Backend{}
+	for i, dir := range s.stores {
+		b, err := local.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[uint16(i)] = b
+	}
+	damaged := false
+	for _, id := range rsIDs(r, nodes[0]) {
+		if damaged = repotest.DamageRecord(t, s.eng, s.repo, id, stores); damaged {
+			break
+		}
+	}
+	if !damaged {
+		t.Fatal("every record of the file spans two data shards")
+	}
+	counted := &rsVerifiedReads{ChunkServiceClient: r.Chunks}
+	r.Chunks = counted
+	target := t.TempDir()
+	if _, err := r.Restore(context.Background(), snap, RestoreOptions{Target: target}); err != nil {
+		t.Fatalf("restore with a damaged record: %v", err)
+	}
+	rsCheck(t, target, nodes, map[uint64]uint64{})
+	if counted.unverified.Load() == 0 || counted.verified.Load() != 1 {
+		t.Errorf("%d streams without the server's check and %d with it, want some and 1",
+			counted.unverified.Load(), counted.verified.Load())
 	}
 }

@@ -30,7 +30,17 @@ type ChunkStream struct {
 
 	mu    sync.Mutex
 	packs map[format.ID]indexkey.PackRecord
+
+	unverified bool // TrustCaller
 }
+
+// TrustCaller makes ReadAt skip the check of each record's checksum, for a
+// caller that verifies every envelope itself (ReadChunks with
+// client_verifies): the bytes are those the data shards hold, damaged or
+// not, and a shard that is missing or short is still rebuilt from the
+// others. The caller asks again, without it, for a chunk it finds bad.
+// Call it before the first ReadAt.
+func (s *ChunkStream) TrustCaller() { s.unverified = true }
 
 // NewChunkStream returns a reader of repository repoID's chunks.
 func (r *Repo) NewChunkStream(repoID uint32) (*ChunkStream, error) {
@@ -51,8 +61,8 @@ func (s *ChunkStream) Locate(id format.ID) (indexkey.ChunkLoc, error) {
 	return loc, err
 }
 
-// ReadAt returns the verified envelope of chunk id, which Locate found at
-// loc, as ReadChunk does. It reads into buf when buf has room for the
+// ReadAt returns the verified envelope of chunk id (unless TrustCaller
+// was called), which Locate found at loc, as ReadChunk does. It reads into buf when buf has room for the
 // envelope, so a caller can reuse buffers.
 func (s *ChunkStream) ReadAt(ctx context.Context, id format.ID, loc indexkey.ChunkLoc, buf []byte) ([]byte, error) {
 	b, cached, err := s.readAt(ctx, id, loc, buf)
@@ -79,7 +89,7 @@ func (s *ChunkStream) readAt(ctx context.Context, id format.ID, loc indexkey.Chu
 	if err != nil {
 		return nil, false, fmt.Errorf("chunk %s: pack %s: %w", id.Short(), loc.Pack.Short(), err)
 	}
-	b, err := s.r.readRecord(ctx, s.name, id, loc, rec, buf)
+	b, err := s.r.readRecord(ctx, s.name, id, loc, rec, buf, !s.unverified)
 	return b, cached, err
 }
 

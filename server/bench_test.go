@@ -138,8 +138,8 @@ func BenchmarkFilterMissing10k(b *testing.B) {
 // shards, default pack size): 2,048 small envelopes of 8 KiB (a source
 // tree's files) and 48 of 1 MiB (large files), in the order they were
 // stored. The client side only receives. Compare with
-// BenchmarkBlake3Sum256 in format/seal: the server hashes every byte it
-// sends once, to verify it.
+// BenchmarkBlake3Sum256 in format/seal: unless the client verifies, the
+// server hashes every byte it sends once, to verify it.
 func BenchmarkReadChunks(b *testing.B) {
 	ctx := context.Background()
 	f := newUpFixture(b, upOptions{local: true, packTarget: repo.DefaultPackTarget})
@@ -174,24 +174,32 @@ func BenchmarkReadChunks(b *testing.B) {
 		MaxReadFrameSize:              H2MaxFrame,
 	}}}
 	chunks := holdfastv1connect.NewChunkServiceClient(hc, f.url, connect.WithInterceptors(upBearer(f.restore)))
-	req := &holdfastv1.ReadChunksRequest{Repo: f.repo, Ids: ids}
-	b.SetBytes(total)
-	cpu := cputime.Process()
-	for b.Loop() {
-		st, err := chunks.ReadChunks(ctx, connect.NewRequest(req))
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for st.Receive() {
-			n++
-		}
-		if err := st.Err(); err != nil || n != len(ids) {
-			b.Fatalf("received %d of %d chunks: %v", n, len(ids), err)
-		}
-		st.Close()
+	// "server-verifies" is a plain request; "client-verifies" sets
+	// client_verifies, as the holdfast client does, and the server skips
+	// its check of each record.
+	for _, trust := range []bool{false, true} {
+		name := map[bool]string{false: "server-verifies", true: "client-verifies"}[trust]
+		b.Run(name, func(b *testing.B) {
+			req := &holdfastv1.ReadChunksRequest{Repo: f.repo, Ids: ids, ClientVerifies: trust}
+			b.SetBytes(total)
+			cpu := cputime.Process()
+			for b.Loop() {
+				st, err := chunks.ReadChunks(ctx, connect.NewRequest(req))
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for st.Receive() {
+					n++
+				}
+				if err := st.Err(); err != nil || n != len(ids) {
+					b.Fatalf("received %d of %d chunks: %v", n, len(ids), err)
+				}
+				st.Close()
+			}
+			// Client and server share the process and both cores: CPU
+			// time per byte is steadier than wall time on a loaded machine.
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		})
 	}
-	// Client and server share the process and both cores: CPU time per
-	// byte is steadier than wall time on a loaded machine.
-	b.ReportMetric(float64(cputime.Process()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }

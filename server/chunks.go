@@ -53,6 +53,9 @@ func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[hold
 	if err != nil {
 		return toConnect(s.log, op, err)
 	}
+	if req.Msg.GetClientVerifies() {
+		cs.TrustCaller()
+	}
 	ra := s.startReadAhead(ctx, cs, ids)
 	defer ra.stop() // before returning: no goroutine outlives the handler
 	for range ids {

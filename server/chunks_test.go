@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/repotest"
 )
 
 // storeFakeChunks puts n fake envelopes of 1..maxSize bytes straight into
@@ -167,5 +169,40 @@ func TestReadChunksDataLoss(t *testing.T) {
 	wantCode(t, "read of a destroyed chunk", err, connect.CodeDataLoss)
 	if !strings.Contains(err.Error(), chunks[2].id.Short()) || strings.Contains(err.Error(), "shard") || strings.Contains(err.Error(), "pack") {
 		t.Fatalf("message should name the chunk and nothing internal: %v", err)
+	}
+}
+
+// TestReadChunksClientVerifies damages the record of one chunk in its data
+// shard. A caller that verifies envelopes itself (client_verifies) gets
+// the stored bytes, damage included: the server no longer checks them.
+// Asked again without the flag, the server finds the damage and rebuilds
+// the record from the other shards.
+func TestReadChunksClientVerifies(t *testing.T) {
+	ctx := context.Background()
+	f := newUpFixture(t, upOptions{})
+	chunks := storeFakeChunks(t, f, 4, 4<<10)
+	stores := map[uint16]backend.Backend{}
+	for _, s := range f.stores {
+		stores[s.ID] = s.Backend
+	}
+	if !repotest.DamageRecord(t, f.eng, f.repo, chunks[0].id, stores) {
+		t.Fatal("the first record spans two data shards")
+	}
+	c := f.client(f.restore, false)
+	ids := []format.ID{chunks[0].id, chunks[1].id}
+
+	got, err := c.readChunksAs(ctx, ids, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || bytes.Equal(got[0].env, chunks[0].env) || !bytes.Equal(got[1].env, chunks[1].env) {
+		t.Fatal("with client_verifies the server did not send the stored bytes as they are")
+	}
+	got, err = c.readChunksAs(ctx, ids, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !bytes.Equal(got[0].env, chunks[0].env) || !bytes.Equal(got[1].env, chunks[1].env) {
+		t.Fatal("without client_verifies the damaged record was not rebuilt")
 	}
 }

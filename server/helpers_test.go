@@ -378,11 +378,16 @@ func (c *upClient) commit(ctx context.Context, sid, header []byte, refs []format
 
 // readChunks streams the chunks back and returns them in arrival order.
 func (c *upClient) readChunks(ctx context.Context, ids []format.ID) ([]upChunk, error) {
+	return c.readChunksAs(ctx, ids, false)
+}
+
+// readChunksAs is readChunks with ReadChunksRequest.client_verifies.
+func (c *upClient) readChunksAs(ctx context.Context, ids []format.ID, clientVerifies bool) ([]upChunk, error) {
 	raw := make([][]byte, len(ids))
 	for i := range ids {
 		raw[i] = ids[i][:]
 	}
-	st, err := c.chunk.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{Repo: c.repo, Ids: raw}))
+	st, err := c.chunk.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{Repo: c.repo, Ids: raw, ClientVerifies: clientVerifies}))
 	if err != nil {
 		return nil, err
 	}

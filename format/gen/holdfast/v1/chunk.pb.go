@@ -25,9 +25,16 @@ type ReadChunksRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Repo  string                 `protobuf:"bytes,1,opt,name=repo,proto3" json:"repo,omitempty"`
 	// 32-byte chunk IDs, at most 100,000 per call.
-	Ids           [][]byte `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Ids [][]byte `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// The caller checks every envelope itself (its AEAD tag and the ID of
+	// its plaintext, as the holdfast client does): the server then skips its
+	// own check of each record's checksum and sends the stored bytes as they
+	// are. A caller that finds an envelope bad asks for that chunk again
+	// without this flag; the server then verifies it, rebuilds it from the
+	// other shards if it is damaged, and reports the damage (SPEC.md §12.4).
+	ClientVerifies bool `protobuf:"varint,3,opt,name=client_verifies,json=clientVerifies,proto3" json:"client_verifies,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReadChunksRequest) Reset() {
@@ -72,6 +79,13 @@ func (x *ReadChunksRequest) GetIds() [][]byte {
 		return x.Ids
 	}
 	return nil
+}
+
+func (x *ReadChunksRequest) GetClientVerifies() bool {
+	if x != nil {
+		return x.ClientVerifies
+	}
+	return false
 }
 
 type ReadChunksResponse struct {
@@ -130,10 +144,11 @@ var File_holdfast_v1_chunk_proto protoreflect.FileDescriptor
 
 const file_holdfast_v1_chunk_proto_rawDesc = "" +
 	"\n" +
-	"\x17holdfast/v1/chunk.proto\x12\vholdfast.v1\"9\n" +
+	"\x17holdfast/v1/chunk.proto\x12\vholdfast.v1\"b\n" +
 	"\x11ReadChunksRequest\x12\x12\n" +
 	"\x04repo\x18\x01 \x01(\tR\x04repo\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\fR\x03ids\"@\n" +
+	"\x03ids\x18\x02 \x03(\fR\x03ids\x12'\n" +
+	"\x0fclient_verifies\x18\x03 \x01(\bR\x0eclientVerifies\"@\n" +
 	"\x12ReadChunksResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1a\n" +
 	"\benvelope\x18\x02 \x01(\fR\benvelope2d\n" +
