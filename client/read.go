@@ -420,6 +420,8 @@ func (cr *ChunkReader) readVerified(id format.ID) ([]byte, error) {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), fromRPC("read", connect.NewError(connect.CodeUnknown, errors.New("stream ended early"))))
 	}
 	if msg := s.Msg(); string(msg.Id) == string(id[:]) {
+		cr.fetched.Add(1) // received twice: Fetched counts what came over the wire
+		cr.bytes.Add(int64(len(msg.Envelope)))
 		return msg.Envelope, nil
 	}
 	return nil, format.Corruptf("chunk %s: the server sent chunk %x instead", id.Short(), s.Msg().Id)

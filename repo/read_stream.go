@@ -61,9 +61,9 @@ func (s *ChunkStream) Locate(id format.ID) (indexkey.ChunkLoc, error) {
 	return loc, err
 }
 
-// ReadAt returns the verified envelope of chunk id (unless TrustCaller
-// was called), which Locate found at loc, as ReadChunk does. It reads into buf when buf has room for the
-// envelope, so a caller can reuse buffers.
+// ReadAt returns the envelope of chunk id, which Locate found at loc, as
+// ReadChunk does: verified unless TrustCaller was called. It reads into
+// buf when buf has room for the envelope, so a caller can reuse buffers.
 func (s *ChunkStream) ReadAt(ctx context.Context, id format.ID, loc indexkey.ChunkLoc, buf []byte) ([]byte, error) {
 	b, cached, err := s.readAt(ctx, id, loc, buf)
 	if err == nil || ctx.Err() != nil {
