@@ -99,10 +99,11 @@ func (r *Repo) SetLock(ctx context.Context, repoID uint32, snap format.ID, mode 
 		return old, err
 	}
 	lockName := lockObject(name, snap)
-	if _, err := r.putMeta(ctx, lockName, backend.Bytes(obj), hashOf(obj)); err != nil {
+	ref, err := r.putMeta(ctx, lockName, backend.Bytes(obj), hashOf(obj))
+	if err != nil {
 		return old, err
 	}
-	if err := ret.meta(lockName, r.metaStores(lockName)); err != nil {
+	if err := ret.meta(lockName, ref.Stores); err != nil {
 		return old, err
 	}
 	b := r.idx.NewBatch()

@@ -36,58 +36,100 @@ func refsObject(repo string, id format.ID) string {
 func keyFileObject(repo string, id format.ID) string { return repo + "/keys/" + id.String() }
 
 // metaStores returns the stores that keep copies of the meta object name:
-// min(m+1, n) consecutive stores (by ascending ID), starting at a position
-// derived from the name so that copies spread over the stores.
+// the first min(m+1, n) stores of metaRing, by ascending ID.
 func (r *Repo) metaStores(name string) []uint16 {
-	n := len(r.order)
-	copies := r.cfg.Layout.M + 1
-	if copies > n {
-		copies = n
-	}
-	h := blake3.Sum256([]byte(name))
-	start := int(h[0]) % n
-	ids := make([]uint16, 0, copies)
-	for i := 0; i < copies; i++ {
-		ids = append(ids, r.order[(start+i)%n])
-	}
+	ring := r.metaRing(name)
+	ids := slices.Clone(ring[:min(r.cfg.Layout.M+1, len(ring))])
 	slices.Sort(ids)
 	return ids
 }
 
+// metaRing returns every store in the order the copies of the meta object
+// name go to them: consecutive stores (by ascending ID) from a position
+// derived from the name, so that copies spread over the stores. The first
+// m+1 hold the copies; a copy whose store fails a put goes to the next
+// one (putMeta).
+func (r *Repo) metaRing(name string) []uint16 {
+	n := len(r.order)
+	h := blake3.Sum256([]byte(name))
+	start := int(h[0]) % n
+	ids := make([]uint16, n)
+	for i := range ids {
+		ids[i] = r.order[(start+i)%n]
+	}
+	return ids
+}
+
 // putMeta writes every copy of a meta object and returns the reference the
-// index keeps. It succeeds only when every copy is durable. The copies are
-// written at once, each by its own Put on the same payload (its readers
-// are independent): a Put to a local store waits for two fsyncs, and a
-// commit writes two objects of m+1 copies each, so one after the other
-// they made up most of a commit's time.
+// index keeps. The copies are written at once, each by its own Put on the
+// same payload (its readers are independent): a Put to a local store waits
+// for two fsyncs, and a commit writes two objects of m+1 copies each, so one
+// after the other they made up most of a commit's time.
+//
+// A copy whose store fails goes to the next store of metaRing that holds
+// none (SPEC.md §10.8), as pack shards go around a failed store. It
+// succeeds only when m+1 copies (or one per store, with fewer stores) are
+// durable; the reference lists where they are.
 func (r *Repo) putMeta(ctx context.Context, name string, p backend.Payload, hash [32]byte) (indexkey.ObjectRef, error) {
-	ref := indexkey.ObjectRef{Name: name, Size: uint64(p.Len()), Hash: hash, Stores: r.metaStores(name)}
-	errs := make([]error, len(ref.Stores))
+	ring := r.metaRing(name)
+	copies := min(r.cfg.Layout.M+1, len(ring))
+	put := func(id uint16) error {
+		if err := r.stores[id].Backend.Put(ctx, backend.Name(name), p); err != nil {
+			return fmt.Errorf("store %d: write %s: %w", id, name, err)
+		}
+		return nil
+	}
+	errs := make([]error, copies)
 	var wg sync.WaitGroup
-	for i, id := range ref.Stores {
-		wg.Go(func() {
-			if err := r.stores[id].Backend.Put(ctx, backend.Name(name), p); err != nil {
-				errs[i] = fmt.Errorf("store %d: write %s: %w", id, name, err)
-			}
-		})
+	for i, id := range ring[:copies] {
+		wg.Go(func() { errs[i] = put(id) })
 	}
 	wg.Wait()
-	for _, err := range errs { // the first in store order, as before
-		if err != nil {
-			return ref, err
+	var held []uint16
+	var firstErr error
+	for i, err := range errs {
+		if err == nil {
+			held = append(held, ring[i])
+		} else if firstErr == nil {
+			firstErr = err
 		}
+	}
+	// Spill what failed to the rest of the ring, one store at a time: a
+	// failure is rare, and each spare store is tried at most once.
+	for _, id := range ring[copies:] {
+		if len(held) == copies || ctx.Err() != nil {
+			break
+		}
+		if err := put(id); err != nil {
+			continue
+		}
+		r.log.Warn("meta object copy written to a spare store", "object", name, "store", id)
+		held = append(held, id)
+	}
+	slices.Sort(held)
+	ref := indexkey.ObjectRef{Name: name, Size: uint64(p.Len()), Hash: hash, Stores: held}
+	if len(held) < copies {
+		return ref, fmt.Errorf("%w (%d of %d copies written, no other store took one)", firstErr, len(held), copies)
 	}
 	return ref, nil
 }
 
 // getMeta reads a meta object from the first store whose copy has the
-// recorded size and hash. Damaged copies are logged and skipped.
+// recorded size and hash, looking on the stores the reference names first
+// and then on the spare ones (metaCandidates). Damaged copies are logged
+// and skipped.
 func (r *Repo) getMeta(ctx context.Context, ref indexkey.ObjectRef) ([]byte, error) {
 	if ref.Name == "" {
 		return ref.Inline, nil
 	}
+	return r.readMeta(ctx, ref, r.metaCandidates(ref))
+}
+
+// readMeta reads the copy of a meta object from the first of stores that
+// has it intact.
+func (r *Repo) readMeta(ctx context.Context, ref indexkey.ObjectRef, stores []uint16) ([]byte, error) {
 	var errs []error
-	for _, id := range ref.Stores {
+	for _, id := range stores {
 		s, ok := r.stores[id]
 		if !ok {
 			errs = append(errs, fmt.Errorf("store %d: not configured", id))
@@ -104,7 +146,21 @@ func (r *Repo) getMeta(ctx context.Context, ref indexkey.ObjectRef) ([]byte, err
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%s: %w on %d stores: %w", ref.Name, ErrLost, len(ref.Stores), errors.Join(errs...))
+	return nil, fmt.Errorf("%s: %w on %d stores: %w", ref.Name, ErrLost, len(stores), errors.Join(errs...))
+}
+
+// metaCandidates returns where to look for copies of a meta object: the
+// stores its reference names, then the other stores of its ring, where
+// putMeta spills copies when a store fails and where a reference computed
+// from the name (metaStores) does not look.
+func (r *Repo) metaCandidates(ref indexkey.ObjectRef) []uint16 {
+	out := slices.Clone(ref.Stores)
+	for _, id := range r.metaRing(ref.Name) {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // spool buffers a stream that must be written as one object: in memory up

@@ -116,7 +116,7 @@ func openAt(ctx context.Context, cfg Config, indexDir string) (*Repo, error) {
 
 		builders: newBuilderPool(builderIdle),
 	}
-	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage})
+	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect})
 	if err != nil {
 		return nil, err
 	}

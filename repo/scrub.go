@@ -165,9 +165,7 @@ func (r *Repo) scrubMeta(ctx context.Context, ref indexkey.ObjectRef, known []by
 	away := 0 // copies on unavailable stores: neither bad nor good
 	good := known
 	for _, id := range ref.Stores {
-		one := ref
-		one.Stores = []uint16{id}
-		b, err := r.getMeta(ctx, one)
+		b, err := r.readMeta(ctx, ref, []uint16{id})
 		switch {
 		case errors.Is(err, backend.ErrUnavailable):
 			away++

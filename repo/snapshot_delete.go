@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
@@ -57,7 +58,7 @@ func (r *Repo) DeleteSnapshot(ctx context.Context, repoID uint32, id format.ID) 
 	return nil
 }
 
-// deleteMeta deletes every copy of a meta object. An inline reference names
+// deleteMeta deletes every copy of a meta object, spare ones included. An inline reference names
 // no stores; the object then lives where putMeta placed it by name.
 func (r *Repo) deleteMeta(ctx context.Context, ref indexkey.ObjectRef, name string) error {
 	stores := ref.Stores
@@ -75,6 +76,17 @@ func (r *Repo) deleteMeta(ctx context.Context, ref indexkey.ObjectRef, name stri
 		}
 		if err := s.Backend.Delete(ctx, backend.Name(name)); err != nil {
 			errs = append(errs, fmt.Errorf("store %d: delete %s: %w", sid, name, err))
+		}
+	}
+	// A copy spilled to a spare store while one of its stores failed
+	// (putMeta) must not outlive the object: an index rebuild would bring
+	// it back. Deleting what is not there is no error.
+	for _, sid := range r.metaRing(name) {
+		if slices.Contains(stores, sid) {
+			continue
+		}
+		if err := r.stores[sid].Backend.Delete(ctx, backend.Name(name)); err != nil {
+			r.log.Warn("could not delete a spare copy of a meta object", "object", name, "store", sid, "err", err)
 		}
 	}
 	return errors.Join(errs...)

@@ -11,17 +11,24 @@ type Stats struct {
 	// DamagedShards counts damaged or missing shards met by reads and
 	// scrubs since start (the same shard counts again each time it is met).
 	DamagedShards uint64
+	// RedirectedShards counts shards that pack writes put on another store
+	// than their placed one because that store failed (SPEC.md §9.8).
+	RedirectedShards uint64
 }
 
 // counters are updated by the engine and read by Stats.
 type counters struct {
-	damaged atomic.Uint64
+	damaged    atomic.Uint64
+	redirected atomic.Uint64
 }
 
 // Stats returns a snapshot of the engine's counters.
 func (r *Repo) Stats() Stats {
-	return Stats{DamagedShards: r.counters.damaged.Load()}
+	return Stats{DamagedShards: r.counters.damaged.Load(), RedirectedShards: r.counters.redirected.Load()}
 }
+
+// onRedirect counts shards written around a failed store.
+func (r *Repo) onRedirect(erasure.Redirect) { r.counters.redirected.Add(1) }
 
 // onDamage counts damage and forwards it to the configured callback.
 func (r *Repo) onDamage(d erasure.Damage) {

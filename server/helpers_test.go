@@ -156,6 +156,7 @@ type upOptions struct {
 	local      bool // local directory stores instead of in-memory ones
 	packTarget int
 	gc         GarbageCollector
+	stores     int // how many stores (2+1 shards); 0 means 3
 }
 
 func newUpFixture(t testing.TB, o upOptions) *upFixture {
@@ -166,7 +167,10 @@ func newUpFixture(t testing.TB, o upOptions) *upFixture {
 	}
 	var stores []erasure.Store
 	urls := []string{}
-	for i := range 3 {
+	if o.stores == 0 {
+		o.stores = 3
+	}
+	for i := range o.stores {
 		var b erasure.Store
 		if o.local {
 			lb, err := local.New(filepath.Join(t.TempDir(), "store"))

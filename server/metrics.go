@@ -42,6 +42,8 @@ type Metrics struct {
 	// stores, when set, reports the local stores' availability at scrape
 	// time (the server sets it to its engine's StoreStatus).
 	stores func() []repo.StoreStatus
+	// engine, when set, reports the engine's counters at scrape time.
+	engine func() repo.Stats
 }
 
 // NewMetrics returns empty metrics.
@@ -134,6 +136,12 @@ func (m *Metrics) write(w io.Writer) {
 	counter("holdfast_chunks_deduplicated_total", "Uploaded chunks the repository already held.", m.ChunksDeduped.Load())
 	counter("holdfast_sessions_opened_total", "Upload sessions opened.", m.SessionsOpened.Load())
 	counter("holdfast_shard_damage_total", "Damaged or missing shards met by reads and scrubs.", m.ShardDamage.Load())
+	m.mu.Lock()
+	engine := m.engine
+	m.mu.Unlock()
+	if engine != nil {
+		counter("holdfast_shards_redirected_total", "Shards written to another store than their placed one because that store failed a write.", engine().RedirectedShards)
+	}
 	counter("holdfast_gc_runs_total", "Garbage collections run.", m.GCRuns.Load())
 	counter("holdfast_gc_bytes_freed_total", "Bytes freed by garbage collection.", m.GCBytesFreed.Load())
 

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,4 +38,33 @@ func TestStoreAvailableMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(`holdfast_store_available{store="1"} 1`)
+}
+
+// TestShardsRedirectedMetric: with one of four local stores (2+1) gone,
+// uploads go on and holdfast_shards_redirected_total counts the shards
+// written to another store than their placed one.
+func TestShardsRedirectedMetric(t *testing.T) {
+	f := newUpFixture(t, upOptions{local: true, stores: 4})
+	var b bytes.Buffer
+	f.srv.metrics.write(&b)
+	if !strings.Contains(b.String(), "holdfast_shards_redirected_total 0\n") {
+		t.Fatalf("metrics before any write:\n%s", b.String())
+	}
+	dir := f.stores[1].Backend.(*local.Backend).String()
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	chunks := storeFakeChunks(t, f, 40, 64<<10)
+	f.client(f.restore, false).mustReadBack(t, chunks)
+	b.Reset()
+	f.srv.metrics.write(&b)
+	n := 0
+	for _, line := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "holdfast_shards_redirected_total "); ok {
+			n, _ = strconv.Atoi(v)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no redirected shard counted with a store gone:\n%s", b.String())
+	}
 }

@@ -101,6 +101,7 @@ func New(r *repo.Repo, opts Options) *Server {
 	}
 	opts.Metrics.mu.Lock()
 	opts.Metrics.stores = r.StoreStatus
+	opts.Metrics.engine = r.Stats
 	opts.Metrics.mu.Unlock()
 	if opts.MaxLock <= 0 {
 		opts.MaxLock = DefaultMaxLock

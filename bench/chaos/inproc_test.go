@@ -108,35 +108,56 @@ func (s *switchable) Delete(ctx context.Context, name backend.Name) error {
 
 func (s *switchable) String() string { return s.inner.String() }
 
-// TestChaosStoreENOSPCInjected fills one store of six through the
+// TestChaosStoreENOSPCInjected fills stores of six (4+2) through the
 // fault-injecting store (every Put fails with ENOSPC) under the real server
-// code: backups fail with "full" and commit nothing, restores keep working,
-// and backups resume once Puts succeed again.
+// code. With one store full, backups commit, their shards written around
+// it; with four full (more than two shards per store left would take),
+// backups fail with "full" and commit nothing. Restores keep working
+// throughout, and backups resume once Puts succeed again.
 func TestChaosStoreENOSPCInjected(t *testing.T) {
 	skipShort(t)
-	var sw *switchable
+	sws := make([]*switchable, 6)
 	f := newInprocFixture(t, func(i int, b backend.Backend) backend.Backend {
-		if i != 3 {
-			return b
-		}
-		sw = &switchable{inner: b, faulty: faulty.Wrap(b, faulty.Always(faulty.OpPut).ENOSPC())}
-		return sw
+		sws[i] = &switchable{inner: b, faulty: faulty.Wrap(b, faulty.Always(faulty.OpPut).ENOSPC())}
+		return sws[i]
 	}, 10, 512<<10)
 	if _, r := f.takeBackup(f.backup); r.code != 0 {
 		t.Fatalf("first backup: %v", r)
 	}
-	s := newTally(t, "store-enospc-injected")
-	fault := storeFault{name: "ENOSPC-injected", store: 3, says: "full",
-		break_: func() error { sw.on.Store(true); return nil },
-		repair: func() error { sw.on.Store(false); return nil },
+	set := func(stores []int, on bool) func() error {
+		return func() error {
+			for _, i := range stores {
+				sws[i].on.Store(on)
+			}
+			return nil
+		}
 	}
+	fired := func(stores []int) (n int) {
+		for _, i := range stores {
+			n += sws[i].faulty.Fired()
+		}
+		return n
+	}
+	one, four := []int{3}, []int{0, 2, 3, 5}
+
+	s := newTally(t, "store-enospc-injected")
+	fault := storeFault{name: "ENOSPC-injected", store: 3, says: "full", break_: set(one, true), repair: set(one, false)}
 	var restored int64
 	for range roundsOf(2, 5) {
 		s.rounds++
 		restored += f.underFault(s, fault)
 	}
-	if sw.faulty.Fired() == 0 {
+	if fired(one) == 0 {
 		s.fail("the injected ENOSPC never fired")
 	}
-	s.report(itoa(s.rounds)+" failed backups clean", itoa(sw.faulty.Fired())+" puts refused", mib(restored)+" restored while broken", "backup resumed")
+	s.report(itoa(s.rounds)+" backups written around it", itoa(fired(one))+" puts refused", mib(restored)+" restored while broken", "backup resumed")
+
+	s = newTally(t, "stores-enospc-injected")
+	fault = storeFault{name: "four ENOSPC-injected", store: 0, says: "full", break_: set(four, true), repair: set(four, false)}
+	restored = 0
+	for range roundsOf(2, 5) {
+		s.rounds++
+		restored += f.underFaults(s, fault)
+	}
+	s.report(itoa(s.rounds)+" failed backups clean", itoa(fired(four))+" puts refused", mib(restored)+" restored while broken", "backup resumed")
 }

@@ -34,6 +34,11 @@ type Options struct {
 	// goroutines at once and must not block for long.
 	OnDamage func(Damage)
 
+	// OnRedirect, if set, is called once for every shard a pack write puts
+	// on another store than Place chose (see Redirect). It may be called
+	// from several goroutines at once and must not block for long.
+	OnRedirect func(Redirect)
+
 	// Parallelism bounds the store operations one call runs at once.
 	// Zero means k+m: every shard of a pack at once.
 	Parallelism int
@@ -47,6 +52,8 @@ type Coder struct {
 	byID     map[uint16]backend.Backend
 	log      *slog.Logger
 	onDamage func(Damage)
+	onRedir  func(Redirect)
+	health   *health
 	par      int
 	enc      reedsolomon.Encoder
 }
@@ -73,6 +80,8 @@ func New(stores []Store, k, m int, opts Options) (*Coder, error) {
 		byID:     make(map[uint16]backend.Backend, len(stores)),
 		log:      opts.Log,
 		onDamage: opts.OnDamage,
+		onRedir:  opts.OnRedirect,
+		health:   newHealth(),
 		par:      opts.Parallelism,
 	}
 	for _, s := range stores {
@@ -125,14 +134,22 @@ func (c *Coder) M() int { return c.m }
 // uniform and stores fill evenly; and a pack always maps to the same stores,
 // with no state shared between calls or servers: a retried write lands
 // on the stores of the first attempt instead of scattering orphans.
+//
+// Place is where a pack's shards go when every store takes writes; a write
+// may put some elsewhere (WritePack), and the index records where they went.
 func (c *Coder) Place(packID format.ID) []uint16 {
-	n := uint64(len(c.stores))
-	start := binary.BigEndian.Uint64(packID[:8]) % n
+	n := len(c.stores)
+	start := c.ringStart(packID)
 	out := make([]uint16, c.k+c.m)
 	for i := range out {
-		out[i] = c.stores[(start+uint64(i))%n].ID
+		out[i] = c.stores[(start+i)%n].ID
 	}
 	return out
+}
+
+// ringStart is the ring position of the store of a pack's shard 0.
+func (c *Coder) ringStart(packID format.ID) int {
+	return int(binary.BigEndian.Uint64(packID[:8]) % uint64(len(c.stores)))
 }
 
 // checkPlacement checks that placement fits this Coder.

@@ -16,7 +16,11 @@
 //
 // [Coder.Place] puts shard i of a pack on ring position (start+i) mod n of
 // the n stores, start taken from the pack ID, so a pack's shards are on
-// distinct stores whenever n >= k+m and stores fill evenly.
+// distinct stores whenever n >= k+m and stores fill evenly. A write puts a
+// shard whose store fails on another store instead (see [Redirect]), as long
+// as no store then holds more than max(m, ⌈(k+m)/n⌉) shards of the pack,
+// and passes over a failed store for [StoreRetryAfter]: one failed disk or
+// bucket does not stop backups.
 //
 // # Reads
 //
@@ -31,7 +35,7 @@
 // # Ordering
 //
 // [Coder.WritePack] returns only when every one of the k+m shards is
-// durable on its store. The caller commits the pack to the index after
+// durable on some store, and returns where each went. The caller commits the pack to the index after
 // that, never before: a crash in between leaves orphan shards, which
 // garbage collection removes, and the index never points at missing data.
 // A failed write deletes what it wrote.

@@ -84,7 +84,7 @@ func (c *Coder) repair(ctx context.Context, op *packOp, shards [][]byte, reasons
 	errs := make([]error, len(shards))
 	c.forEach(ctx, len(shards), func(ctx context.Context, i int) {
 		if bad[i] {
-			errs[i] = c.putShard(ctx, op.repo, op.pack, op.packLen, op.placement, i, shards[i])
+			errs[i] = c.putShard(ctx, op.repo, op.pack, op.packLen, op.placement[i], i, shards[i])
 		}
 	})
 	var first error

@@ -5,20 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/holdfast-backup/holdfast/repo/backend"
 	"github.com/holdfast-backup/holdfast/repo/backend/faulty"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
 )
 
-// TestWriteFailure fails the Put of shard n, for every n, and checks that
-// WritePack fails naming that shard and store, and that no shard of the
-// pack is left on any store. With Parallelism 1 the Puts run in shard
-// order, so the failed Put is exactly the n-th; with the default all run at
-// once and the others are cancelled or cleaned up.
-func TestWriteFailure(t *testing.T) {
+// TestWriteRedirectsAFailedShard fails the Put of shard n, for every n,
+// once (or tears it), and checks that WritePack puts that shard on another
+// store instead: the placement it returns differs from Place at n only, no
+// store holds more than m shards, every record reads back bit-exact from
+// that placement with the failed store gone, and OnRedirect heard of it.
+// With Parallelism 1 the Puts run in shard order, so the failed Put is
+// exactly the n-th.
+func TestWriteRedirectsAFailedShard(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := buildPack(t, rng, []int{5000, 70_000, 300, 20_000})
 	for _, par := range []int{1, 0} {
@@ -27,7 +32,8 @@ func TestWriteFailure(t *testing.T) {
 				t.Run(fmt.Sprintf("par%d/torn%v/shard%d", par, torn, n), func(t *testing.T) {
 					stores, dirs := localStores(t, 6)
 					plain, _ := erasure.New(stores, 4, 2, erasure.Options{})
-					target := plain.Place(p.id)[n]
+					home := plain.Place(p.id)
+					target := home[n]
 					fbs := make([]*faulty.Backend, len(stores))
 					for i := range stores {
 						var inj []*faulty.Injector
@@ -41,33 +47,138 @@ func TestWriteFailure(t *testing.T) {
 						fbs[i] = faulty.Wrap(stores[i].Backend, inj...)
 						stores[i].Backend = fbs[i]
 					}
-					c, err := erasure.New(stores, 4, 2, erasure.Options{Parallelism: par})
+					var redirects []erasure.Redirect
+					var mu sync.Mutex
+					c, err := erasure.New(stores, 4, 2, erasure.Options{Parallelism: par,
+						OnRedirect: func(r erasure.Redirect) { mu.Lock(); redirects = append(redirects, r); mu.Unlock() }})
 					if err != nil {
 						t.Fatal(err)
 					}
 					pl, err := c.WritePack(context.Background(), testRepo, p.id, p.data)
-					if err == nil || pl != nil {
-						t.Fatalf("WritePack: %v, %v; want an error", pl, err)
+					if err != nil {
+						t.Fatalf("WritePack with one failed put: %v", err)
 					}
-					if !errors.Is(err, faulty.ErrInjected) {
-						t.Fatalf("WritePack: %v, want the injected failure", err)
-					}
-					if want := fmt.Sprintf("shard %d on store %d", n, target); !strings.Contains(err.Error(), want) {
-						t.Fatalf("WritePack error %q does not name %q", err, want)
-					}
-					if strings.Contains(err.Error(), filepath.Dir(dirs[0])) {
-						t.Fatalf("WritePack error %q shows a path", err)
-					}
-					for i, fb := range fbs {
-						fb.AssertAllFired(t)
-						if got := countObjects(t, fb.Unwrap()); got != 0 {
-							t.Fatalf("store %d: %d objects left behind", i, got)
+					for i := range pl {
+						if (i == n) == (pl[i] == home[i]) {
+							t.Fatalf("placement %v, Place %v: want a change at shard %d only", pl, home, n)
 						}
 					}
+					if perStore := countPerStore(pl); perStore[pl[n]] != 2 {
+						t.Fatalf("placement %v: shard %d went to store %d, which holds %d shards; want 2", pl, n, pl[n], perStore[pl[n]])
+					}
+					if len(redirects) != 1 || redirects[0] != (erasure.Redirect{Repo: testRepo, Pack: p.id, Shard: n, From: target, To: pl[n]}) {
+						t.Fatalf("redirects %+v, want shard %d from %d to %d", redirects, n, target, pl[n])
+					}
+					for _, fb := range fbs {
+						fb.AssertAllFired(t)
+					}
+					// The failed store is gone: every record must come
+					// from the placement WritePack returned.
+					if err := os.RemoveAll(dirs[storeIndex(stores, target)]); err != nil {
+						t.Fatal(err)
+					}
+					p := *p
+					p.placement = pl
+					checkAllRecords(t, c, []*testPack{&p}, "after a redirected write")
 				})
 			}
 		}
 	}
+}
+
+// TestWriteFailsWithTooFewStores: with 4+2 shards over six stores, puts
+// keep going while two shards per store fit on the stores left (three of
+// them), and fail, naming the shard and store and leaving nothing behind,
+// once they do not.
+func TestWriteFailsWithTooFewStores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	p := buildPack(t, rng, []int{9000, 40_000, 1200})
+	for broken := 1; broken <= 4; broken++ {
+		t.Run(fmt.Sprintf("%d-broken", broken), func(t *testing.T) {
+			stores, _ := localStores(t, 6)
+			for i := range broken {
+				stores[i].Backend = faulty.Wrap(stores[i].Backend, faulty.Always(faulty.OpPut).ENOSPC())
+			}
+			c, _ := newCoder(t, stores, 4, 2)
+			pl, err := c.WritePack(context.Background(), testRepo, p.id, p.data)
+			if broken <= 3 {
+				if err != nil {
+					t.Fatalf("WritePack with %d of 6 stores refusing puts: %v", broken, err)
+				}
+				for s, n := range countPerStore(pl) {
+					if storeIndex(stores, s) < broken || n > 2 {
+						t.Fatalf("placement %v puts %d shards on store %d", pl, n, s)
+					}
+				}
+				q := *p
+				q.placement = pl
+				checkAllRecords(t, c, []*testPack{&q}, "after writing around broken stores")
+				return
+			}
+			if err == nil || pl != nil {
+				t.Fatalf("WritePack with %d of 6 stores refusing puts: %v, %v; want an error", broken, pl, err)
+			}
+			if !errors.Is(err, backend.ErrFull) || !strings.Contains(err.Error(), "no other store can take it") {
+				t.Fatalf("WritePack: %v; want a full store and no other store to take the shard", err)
+			}
+			for i, s := range stores {
+				if got := countObjects(t, s.Backend); got != 0 {
+					t.Fatalf("store %d: %d objects left behind", i, got)
+				}
+			}
+		})
+	}
+}
+
+// TestWritePassesOverAFailedStore: after a put to a store failed, the next
+// packs' shards for it go elsewhere without trying it, until
+// StoreRetryAfter has passed; then a write tries it again and, once it
+// takes the shard, packs are placed as Place says again.
+func TestWritePassesOverAFailedStore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	stores, _ := localStores(t, 6)
+	fb := faulty.Wrap(stores[2].Backend, faulty.OnIndex(0, faulty.OpPut))
+	stores[2].Backend = fb
+	c, _ := newCoder(t, stores, 4, 2)
+	now := time.Unix(1_800_000_000, 0)
+	erasure.SetClock(c, func() time.Time { return now })
+	write := func() []uint16 {
+		t.Helper()
+		p := buildPack(t, rng, []int{3000, 5000})
+		pl, err := c.WritePack(context.Background(), testRepo, p.id, p.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pl
+	}
+	write() // fails over store 2 once
+	if fb.Fired() != 1 {
+		t.Fatalf("the injected failure fired %d times", fb.Fired())
+	}
+	for range 5 {
+		if pl := write(); countPerStore(pl)[stores[2].ID] != 0 {
+			t.Fatalf("placement %v uses store %d within StoreRetryAfter of its failure", pl, stores[2].ID)
+		}
+	}
+	now = now.Add(erasure.StoreRetryAfter)
+	pl := write()
+	if n := countPerStore(pl)[stores[2].ID]; n != 1 {
+		t.Fatalf("placement %v after StoreRetryAfter: %d shards on store %d, want 1", pl, n, stores[2].ID)
+	}
+	for _, n := range countPerStore(pl) {
+		if n != 1 {
+			t.Fatalf("placement %v: not one shard per store once every store takes writes", pl)
+		}
+	}
+}
+
+// countPerStore counts the shards placement puts on each store.
+func countPerStore(placement []uint16) map[uint16]int {
+	n := map[uint16]int{}
+	for _, s := range placement {
+		n[s]++
+	}
+	return n
 }
 
 // TestWriteCancelled: a write whose context ends fails and cleans up.
