@@ -23,11 +23,15 @@ type ScrubReport struct {
 	ShardsAway    int `json:"shards_unavailable"`
 	ShardsCorrupt int `json:"shards_corrupt"`
 	ShardsRepair  int `json:"shards_repaired"`
-	PacksLost     int `json:"packs_lost"`
-	MetaChecked   int `json:"meta_objects_checked"`
-	MetaRepaired  int `json:"meta_copies_repaired"`
-	MetaLost      int `json:"meta_objects_lost"`
-	Dangling      int `json:"dangling_chunk_entries"`
+	// ShardsMovedHome are shards that a write had put on another store
+	// than their placed one, because that store failed, and that repair
+	// moved back to it (SPEC.md §9.10).
+	ShardsMovedHome int `json:"shards_moved_home"`
+	PacksLost       int `json:"packs_lost"`
+	MetaChecked     int `json:"meta_objects_checked"`
+	MetaRepaired    int `json:"meta_copies_repaired"`
+	MetaLost        int `json:"meta_objects_lost"`
+	Dangling        int `json:"dangling_chunk_entries"`
 }
 
 // Healthy reports whether nothing is lost or dangling (damage that was
@@ -65,6 +69,7 @@ func (r *Repo) scrubRepository(ctx context.Context, name string, repair bool, re
 		return err
 	}
 	repoID := rec.ID
+	refused := map[uint16]bool{} // stores that refused a shard moved home
 	err = r.idx.Packs(repoID, func(id format.ID, p indexkey.PackRecord) error {
 		h, err := r.coder.ScrubPack(ctx, name, id, p.Length, p.Stores, repair)
 		if err != nil && !h.Lost {
@@ -79,6 +84,9 @@ func (r *Repo) scrubRepository(ctx context.Context, name string, repair bool, re
 		if h.Lost {
 			rep.PacksLost++
 			r.log.Error("pack lost: fewer than k intact shards", "repo", name, "pack", id.Short(), "on_unavailable_stores", h.Unavailable)
+		}
+		if repair && !h.Lost && h.Missing+h.Corrupt == h.Repaired {
+			rep.ShardsMovedHome += r.rehome(ctx, name, repoID, id, p, refused)
 		}
 		return ctx.Err()
 	})

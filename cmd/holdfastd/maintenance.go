@@ -65,8 +65,8 @@ Exit status 0 when nothing is lost (repaired damage is fine), 1 otherwise.`,
 				return fmt.Errorf("scrub: %w", err)
 			}
 			printReport(asJSON, rep, fmt.Sprintf(
-				"scrub: %d repositories, %d packs: %d shards good, %d missing, %d on unavailable stores, %d corrupt, %d repaired, %d packs lost; %d meta objects, %d copies repaired, %d lost; %d dangling index entries",
-				rep.Repositories, rep.Packs, rep.ShardsGood, rep.ShardsMissing, rep.ShardsAway, rep.ShardsCorrupt, rep.ShardsRepair, rep.PacksLost,
+				"scrub: %d repositories, %d packs: %d shards good, %d missing, %d on unavailable stores, %d corrupt, %d repaired, %d moved home, %d packs lost; %d meta objects, %d copies repaired, %d lost; %d dangling index entries",
+				rep.Repositories, rep.Packs, rep.ShardsGood, rep.ShardsMissing, rep.ShardsAway, rep.ShardsCorrupt, rep.ShardsRepair, rep.ShardsMovedHome, rep.PacksLost,
 				rep.MetaChecked, rep.MetaRepaired, rep.MetaLost, rep.Dangling))
 			if !rep.Healthy() {
 				return errors.New("scrub found data that cannot be repaired (see above)")

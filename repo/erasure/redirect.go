@@ -1,9 +1,13 @@
 package erasure
 
 import (
+	"context"
+	"fmt"
 	"sync"
 
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/shard"
+	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
 // Redirect is one shard written to another store than its placed one,
@@ -122,4 +126,46 @@ func (p *placer) result() (placement []uint16, tried [][]uint16) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]uint16(nil), p.placement...), p.tried
+}
+
+// ReadShard reads shard i of a pack from the store placement names and
+// checks it whole (size, header, hash), as scrub does before it moves a
+// redirected shard back to the store Place chose (PutShard).
+func (c *Coder) ReadShard(ctx context.Context, repo string, packID format.ID, packLen int64, placement []uint16, i int) ([]byte, error) {
+	op, err := c.newOp(repo, packID, packLen, placement)
+	if err != nil {
+		return nil, fmt.Errorf("erasure: read shard %d of pack %s: %w", i, packID.Short(), err)
+	}
+	data, reason, err := op.whole(ctx, i)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("erasure: read shard %d of pack %s: %w", i, packID.Short(), err)
+	case reason != "":
+		return nil, fmt.Errorf("erasure: read shard %d of pack %s: %w: the copy on store %d is %s", i, packID.Short(), format.ErrCorrupt, placement[i], reason)
+	}
+	return data, nil
+}
+
+// PutShard puts shard i of a pack, data as ReadShard returned it, on store
+// to. The object is byte-for-byte what a write to that store would have
+// made. The caller records the new place in the index and only then
+// deletes the old copy (DeleteShard).
+func (c *Coder) PutShard(ctx context.Context, repo string, packID format.ID, packLen int64, i int, to uint16, data []byte) error {
+	if err := c.putShard(ctx, repo, packID, packLen, to, i, data); err != nil {
+		return fmt.Errorf("erasure: write pack %s: %w", packID.Short(), err)
+	}
+	return nil
+}
+
+// DeleteShard deletes shard i of a pack from store. Deleting what is not
+// there is no error.
+func (c *Coder) DeleteShard(ctx context.Context, repo string, packID format.ID, i int, store uint16) error {
+	b, err := c.store(store)
+	if err == nil {
+		err = b.Delete(ctx, backend.Name(shard.ObjectName(repo, packID, i)))
+	}
+	if err != nil {
+		return fmt.Errorf("erasure: delete pack %s: shard %d on store %d: %w", packID.Short(), i, store, err)
+	}
+	return nil
 }
