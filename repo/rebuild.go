@@ -251,8 +251,9 @@ func (r *Repo) rebuildPack(ctx context.Context, name string, repoID uint32, pack
 }
 
 // shardLayout reads the header of any listed shard and returns it with the
-// pack's placement; a shard listed nowhere is assigned a store that holds
-// none of the pack's other shards, where scrub will rebuild it.
+// pack's placement; a shard listed nowhere is assigned its placed store if
+// that holds none of the pack's other shards, else another store that
+// holds none, where scrub will rebuild it.
 func (r *Repo) shardLayout(ctx context.Context, name string, packID format.ID, shards map[int]uint16) (shard.Header, []uint16, error) {
 	var hdr shard.Header
 	var errs []error
@@ -278,8 +279,20 @@ func (r *Repo) shardLayout(ctx context.Context, name string, packID format.ID, s
 			used[sid] = true
 		}
 	}
+	// A pack written while every store took writes has its shards where
+	// Place puts them (SPEC.md §9.7), so a shard listed nowhere is most
+	// likely on its placed store, one whose disk is not mounted: once it
+	// is, the shard is where the index says.
+	var home []uint16
+	if hdr.K == r.coder.K() && hdr.M == r.coder.M() {
+		home = r.coder.Place(packID)
+	}
 	for idx := range placement {
 		if _, ok := shards[idx]; ok {
+			continue
+		}
+		if home != nil && !used[home[idx]] {
+			placement[idx], used[home[idx]] = home[idx], true
 			continue
 		}
 		placement[idx] = r.order[idx%len(r.order)]
