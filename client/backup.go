@@ -59,6 +59,12 @@ type BackupOptions struct {
 	// it. The header's paths are then the graft targets in key order.
 	// Docker containers use it to gather their mounts (SPEC.md §12.7.2).
 	Grafts map[string]string
+	// ReadDone, when set, is called once on the backup's goroutine when
+	// the walk is over: every file's content has been read (or left out),
+	// and what remains is sealing and uploading the last chunks and the
+	// commit. --pause unpauses the containers there (SPEC.md §12.7.2).
+	// It is not called when the backup fails before the walk.
+	ReadDone func()
 }
 
 // BackupProgress is a running count for a progress display. TotalBytes
@@ -299,6 +305,9 @@ func backup(ctx context.Context, c *Conn, unlock func() (*Repository, error), op
 	w := newBackupWalker(pipe, plan, scan, prev, cache)
 	stopProgress := w.startProgress(opts, start)
 	rootExts, werr := w.run()
+	if opts.ReadDone != nil {
+		opts.ReadDone()
+	}
 	perr := pipe.finish()
 	stopProgress()
 	if err := bkFirstError(werr, perr); err != nil {

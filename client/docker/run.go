@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/holdfast-backup/holdfast/client"
 )
@@ -12,7 +13,7 @@ import (
 // Job is one backup with its pause and hooks.
 type Job struct {
 	Target *Target // nil: no Docker source (hooks only)
-	Pause  bool    // pause Target.Pause for the duration of the read
+	Pause  bool    // pause Target.Pause while the files are read
 	Before Hook    // before the pause; its failure aborts the backup
 	After  Hook    // after the unpause, always, even when the backup failed
 	// Log, if set, is told what the job does to containers ("paused
@@ -21,12 +22,15 @@ type Job struct {
 }
 
 // BackupFunc runs the backup itself, e.g. a [client.Repository.Backup]
-// with the options the target filled in.
-type BackupFunc func(ctx context.Context) (*client.BackupSummary, error)
+// with the options the target filled in and readDone as
+// [client.BackupOptions.ReadDone]: the containers are unpaused there, once
+// every file is read, not after the upload and commit.
+type BackupFunc func(ctx context.Context, readDone func()) (*client.BackupSummary, error)
 
 // Run runs job around backup, in this order: the hook before, the pause,
-// backup, the unpause, the hook after. The unpause happens whatever
-// backup did, also when ctx was cancelled (it uses a fresh context). The
+// backup, the unpause, the hook after. The unpause comes as soon as backup
+// has read every file (readDone), or else when it returns: whatever backup
+// did, also when ctx was cancelled (it uses a fresh context). The
 // hook after runs whenever the hook before was attempted, with
 // HOLDFAST_BACKUP_STATUS=ok or failed (and HOLDFAST_SNAPSHOT on success).
 //
@@ -67,16 +71,23 @@ func pauseAndBackup(ctx context.Context, job Job, backup BackupFunc, before func
 			return nil, err
 		}
 		job.log("paused %s", names(p.Held()))
+		var once sync.Once
+		var rerr error
+		resume := func() {
+			once.Do(func() {
+				held := p.Held()
+				if rerr = p.Resume(); rerr == nil {
+					job.log("unpaused %s", names(held))
+				}
+			})
+		}
 		defer func() {
-			held := p.Held()
-			if rerr := p.Resume(); rerr != nil {
-				err = errors.Join(err, rerr)
-				return
-			}
-			job.log("unpaused %s", names(held))
+			resume()
+			err = errors.Join(err, rerr)
 		}()
+		return backup(ctx, resume)
 	}
-	return backup(ctx)
+	return backup(ctx, func() {})
 }
 
 func (j Job) env() []string {

@@ -34,7 +34,8 @@ kind docker-container: /container.json is its inspect JSON and
 
 --pause pauses the container (--docker-container), or every running
 container that mounts the volume (--docker-volume), while the backup
-itself runs: not during the hooks. Containers that were already paused are left alone;
+reads the files: it runs again before the last chunks are uploaded and
+the snapshot committed, and is not paused during the hooks. Containers that were already paused are left alone;
 those it paused are always unpaused, also on errors and Ctrl-C.
 
 --hook-before CMD runs before the pause (e.g. a database dump into the
@@ -114,5 +115,8 @@ func (d *dockerBackup) backup(ctx context.Context, u *client.Unlocking, opts cli
 		t.Apply(&opts)
 		job.Target = t
 	}
-	return docker.Run(ctx, job, func(ctx context.Context) (*client.BackupSummary, error) { return r.Backup(ctx, opts) })
+	return docker.Run(ctx, job, func(ctx context.Context, readDone func()) (*client.BackupSummary, error) {
+		opts.ReadDone = readDone
+		return r.Backup(ctx, opts)
+	})
 }

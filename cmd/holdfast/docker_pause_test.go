@@ -111,3 +111,32 @@ func TestDockerPauseFailures(t *testing.T) {
 	}
 	checkAfter("SIGINT", "failed")
 }
+
+// TestDockerPauseEndsBeforeCommit: --pause holds the container only while
+// its files are read: when the commit reaches the server, the container
+// runs again, and the snapshot restores the data it held.
+func TestDockerPauseEndsBeforeCommit(t *testing.T) {
+	d := newDockerT(t)
+	var name, atCommit atomic.Value // the container; its state when Commit arrived
+	srv := newCLIServerWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n, ok := name.Load().(string); ok && strings.HasSuffix(r.URL.Path, "/Commit") {
+				atCommit.Store(d.state(n))
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	_, backup, _ := cliSetup(t, srv, "dockerunpause")
+	f := newCtrFixture(t, d)
+	name.Store(f.name)
+	r := backup.run(t, "backup", "--docker-container", f.name, "--pause")
+	if r.code != 0 {
+		t.Fatalf("backup --pause: %v", r)
+	}
+	if st, _ := atCommit.Load().(string); st != "running" {
+		t.Fatalf("the container was %q when the commit arrived, want running", st)
+	}
+	if i, j := strings.Index(r.stderr, "unpaused "+f.name), strings.Index(r.stderr, "paused "+f.name); i < 0 || j < 0 || j > i {
+		t.Fatalf("stderr %q does not pause and then unpause %s", r.stderr, f.name)
+	}
+}
