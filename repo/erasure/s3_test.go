@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/holdfast-backup/holdfast/format/shard"
 	"github.com/holdfast-backup/holdfast/repo/backend"
@@ -104,4 +106,44 @@ func TestS3(t *testing.T) {
 			t.Fatalf("pack %d: ReadPack: %v", pi, err)
 		}
 	}
+}
+
+// TestS3StoreDownWritesGoAround: with one of six S3 stores unreachable
+// (its endpoint refuses connections), packs are still written, that
+// store's shards on the others, and read back from the placement
+// returned; later packs pass the store over without waiting for it.
+func TestS3StoreDownWritesGoAround(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	ctx := context.Background()
+	bucket := srv.NewBucket(t, false)
+	var stores []erasure.Store
+	for i := range 6 {
+		cfg := srv.Config(bucket, fmt.Sprintf("store%d", i))
+		if i == 2 {
+			cfg.Endpoint = "http://127.0.0.1:1" // nothing listens there
+		}
+		b, err := s3.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, erasure.Store{ID: uint16(i + 1), Backend: b})
+	}
+	c, _ := newCoder(t, stores, 4, 2)
+	packs := variedPacks(t, rand.New(rand.NewPCG(28, 29)), 6)
+	for i, p := range packs {
+		start := time.Now()
+		pl, err := c.WritePack(ctx, testRepo, p.id, p.data)
+		if err != nil {
+			t.Fatalf("pack %d with a store down: %v", i, err)
+		}
+		if slices.Contains(pl, stores[2].ID) {
+			t.Fatalf("pack %d placed a shard on the unreachable store: %v", i, pl)
+		}
+		if i > 0 && time.Since(start) > 10*time.Second {
+			t.Fatalf("pack %d took %s: the unreachable store was not passed over", i, time.Since(start))
+		}
+		t.Logf("pack %d: %s", i, time.Since(start))
+		p.placement = pl
+	}
+	checkAllRecords(t, c, packs, "s3 with a store down")
 }
