@@ -72,7 +72,12 @@ var indexValueDecoders = []func([]byte) ([]byte, error){
 	indexRoundTrip(indexkey.DecodeKeyFile, indexkey.EncodeKeyFile),
 	indexRoundTrip(indexkey.DecodeTokenRecord, indexkey.EncodeTokenRecord),
 	indexRoundTrip(indexkey.DecodeSessionRecord, indexkey.EncodeSessionRecord),
-	func(v []byte) ([]byte, error) { return indexkey.EncodePin(), indexkey.DecodePin(v) },
+	func(v []byte) ([]byte, error) {
+		if present, err := indexkey.DecodePinPresent(v); present || err != nil {
+			return indexkey.EncodePresentPin(), err
+		}
+		return indexkey.EncodePin(), nil
+	},
 	indexRoundTrip(indexkey.DecodeGCState, indexkey.EncodeGCState),
 }
 

@@ -47,6 +47,19 @@ const missingBatch = 10000
 // snapshot ID is the BLAKE3-256 of the header bytes. Committing a snapshot
 // that already exists returns its ID and changes nothing.
 func (r *Repo) CommitSnapshot(ctx context.Context, repoID uint32, header []byte, refs RefSource) (format.ID, error) {
+	return r.commitSnapshot(ctx, repoID, nil, header, refs)
+}
+
+// CommitSnapshotFor is CommitSnapshot for upload session sid: a reference
+// the session holds a present pin for (its FilterMissing found the chunk
+// in the index) is taken as held without a lookup, since GC keeps what a
+// session pins (SPEC.md §11.4, §13.6). The others are looked up as
+// CommitSnapshot does. The caller checks that the session is live.
+func (r *Repo) CommitSnapshotFor(ctx context.Context, repoID uint32, sid indexkey.SessionID, header []byte, refs RefSource) (format.ID, error) {
+	return r.commitSnapshot(ctx, repoID, &sid, header, refs)
+}
+
+func (r *Repo) commitSnapshot(ctx context.Context, repoID uint32, sid *indexkey.SessionID, header []byte, refs RefSource) (format.ID, error) {
 	name, err := r.repoName(repoID)
 	if err != nil {
 		return format.ID{}, err
@@ -72,7 +85,7 @@ func (r *Repo) CommitSnapshot(ctx context.Context, repoID uint32, header []byte,
 	release := r.GCShared(repoID)
 	defer release()
 	sum := blake3.New()
-	if err := r.checkRefs(ctx, repoID, h, refs, io.MultiWriter(sp, sum)); err != nil {
+	if err := r.checkRefs(ctx, repoID, sid, h, refs, io.MultiWriter(sp, sum)); err != nil {
 		return id, err
 	}
 	// The two objects are written at once (each waits on its stores'
@@ -105,15 +118,25 @@ func (r *Repo) CommitSnapshot(ctx context.Context, repoID uint32, header []byte,
 }
 
 // checkRefs streams refs into w as an encoded reference list while checking
-// order, count, checksum and that every chunk is held.
-func (r *Repo) checkRefs(ctx context.Context, repoID uint32, h *snapshot.Header, refs RefSource, w io.Writer) error {
+// order, count, checksum and that every chunk is held: present-pinned by
+// session sid (when not nil) or found in the index.
+func (r *Repo) checkRefs(ctx context.Context, repoID uint32, sid *indexkey.SessionID, h *snapshot.Header, refs RefSource, w io.Writer) error {
 	rw := snapshot.NewRefWriter(w, h.RefCount)
 	batch := make([]format.ID, 0, missingBatch)
 	var missing []format.ID
 	var n uint64
 	check := func() error {
+		look := batch
+		if sid != nil && len(batch) > 0 {
+			var err error
+			if look, err = r.notPresentPinned(repoID, *sid, batch); err != nil {
+				return err
+			}
+		}
+		r.counters.refsPinned.Add(uint64(len(batch) - len(look)))
+		r.counters.refsLooked.Add(uint64(len(look)))
 		var err error
-		missing, err = r.idx.Missing(repoID, batch, missing)
+		missing, err = r.idx.Missing(repoID, look, missing)
 		batch = batch[:0]
 		return err
 	}
@@ -161,6 +184,28 @@ func (r *Repo) checkRefs(ctx context.Context, repoID uint32, h *snapshot.Header,
 		return fmt.Errorf("%d of %d referenced chunks (first %s): %w", len(missing), n, missing[0].Short(), ErrMissingChunks)
 	}
 	return nil
+}
+
+// notPresentPinned returns the IDs of batch (ascending) that session sid
+// has no present pin for, merging batch with the session's present pins in
+// its range. It reuses batch's array.
+func (r *Repo) notPresentPinned(repoID uint32, sid indexkey.SessionID, batch []format.ID) ([]format.ID, error) {
+	out := batch[:0]
+	i := 0
+	err := r.idx.PresentPins(repoID, sid, batch[0], batch[len(batch)-1], func(p format.ID) error {
+		for i < len(batch) && batch[i].Compare(p) < 0 {
+			out = append(out, batch[i])
+			i++
+		}
+		if i < len(batch) && batch[i] == p {
+			i++ // pinned present: no lookup
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, batch[i:]...), nil
 }
 
 // Snapshot is a committed snapshot as the engine holds it.

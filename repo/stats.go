@@ -14,17 +14,27 @@ type Stats struct {
 	// RedirectedShards counts shards that pack writes put on another store
 	// than their placed one because that store failed (SPEC.md §9.8).
 	RedirectedShards uint64
+	// CommitRefsPinned and CommitRefsLookedUp count the references of
+	// committed (or refused) snapshots that a present pin of the session
+	// vouched for, and those looked up in the index.
+	CommitRefsPinned, CommitRefsLookedUp uint64
 }
 
 // counters are updated by the engine and read by Stats.
 type counters struct {
-	damaged    atomic.Uint64
-	redirected atomic.Uint64
+	damaged                atomic.Uint64
+	redirected             atomic.Uint64
+	refsPinned, refsLooked atomic.Uint64
 }
 
 // Stats returns a snapshot of the engine's counters.
 func (r *Repo) Stats() Stats {
-	return Stats{DamagedShards: r.counters.damaged.Load(), RedirectedShards: r.counters.redirected.Load()}
+	return Stats{
+		DamagedShards:      r.counters.damaged.Load(),
+		RedirectedShards:   r.counters.redirected.Load(),
+		CommitRefsPinned:   r.counters.refsPinned.Load(),
+		CommitRefsLookedUp: r.counters.refsLooked.Load(),
+	}
 }
 
 // onRedirect counts shards written around a failed store.

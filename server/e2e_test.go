@@ -233,3 +233,31 @@ func TestPinsUntilCommit(t *testing.T) {
 	_, err = c.upload.KeepAlive(ctx, connect.NewRequest(&holdfastv1.KeepAliveRequest{Repo: f.repo, SessionId: sid}))
 	wantCode(t, "keep-alive after abort", err, connect.CodeNotFound)
 }
+
+// TestCommitTakesFilterMissingAnswers: chunks FilterMissing reported
+// present are pinned as present, and the session's commit takes them as
+// held without looking them up again; the first backup's uploaded chunks
+// (plain pins) were looked up.
+func TestCommitTakesFilterMissingAnswers(t *testing.T) {
+	ctx := context.Background()
+	f := newUpFixture(t, upOptions{local: true})
+	c := f.client(f.backup, false)
+	chunks := sealChunks(t, "pins", 200, 16<<10)
+	header, refs := upHeader(t, chunks, "host-a")
+	if _, err := c.backupRun(ctx, chunks, header, refs); err != nil {
+		t.Fatal(err)
+	}
+	first := f.eng.Stats()
+	if first.CommitRefsLookedUp != uint64(len(refs)) || first.CommitRefsPinned != 0 {
+		t.Fatalf("first commit: %d references looked up, %d on pins; want %d and 0", first.CommitRefsLookedUp, first.CommitRefsPinned, len(refs))
+	}
+	header2, _ := upHeader(t, chunks, "host-b")
+	res, err := c.backupRun(ctx, chunks, header2, refs)
+	if err != nil || res.missing != 0 {
+		t.Fatalf("second backup: %+v, %v", res, err)
+	}
+	second := f.eng.Stats()
+	if pinned, looked := second.CommitRefsPinned-first.CommitRefsPinned, second.CommitRefsLookedUp-first.CommitRefsLookedUp; pinned != uint64(len(refs)) || looked != 0 {
+		t.Fatalf("second commit: %d references on pins, %d looked up; want %d and 0", pinned, looked, len(refs))
+	}
+}

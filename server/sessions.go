@@ -99,6 +99,17 @@ func (s *Server) renewSession(repoID uint32, sid indexkey.SessionID) (time.Time,
 // one sequence); without, the caller must pin again with sync before it
 // answers, as PutChunks does once per stream.
 func (s *Server) pin(repoID uint32, sid indexkey.SessionID, ids []format.ID, sync bool) error {
+	return s.pinAs(repoID, sid, ids, sync, (*index.Batch).Pin)
+}
+
+// pinPresent is pin with present pins (synced): for chunks found in the
+// index under the GC guard held since, which the session's commit then
+// takes as held without looking them up again (SPEC.md §11.4).
+func (s *Server) pinPresent(repoID uint32, sid indexkey.SessionID, ids []format.ID) error {
+	return s.pinAs(repoID, sid, ids, true, (*index.Batch).PinPresent)
+}
+
+func (s *Server) pinAs(repoID uint32, sid indexkey.SessionID, ids []format.ID, sync bool, pin func(*index.Batch, uint32, indexkey.SessionID, format.ID)) error {
 	s.sessions.RLock()
 	defer s.sessions.RUnlock()
 	if _, err := s.liveSession(repoID, sid); err != nil {
@@ -110,7 +121,7 @@ func (s *Server) pin(repoID uint32, sid indexkey.SessionID, ids []format.ID, syn
 	b := s.repo.Index().NewBatch()
 	defer b.Close()
 	for _, id := range ids {
-		b.Pin(repoID, sid, id)
+		pin(b, repoID, sid, id)
 	}
 	return b.Commit(sync)
 }

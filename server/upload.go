@@ -94,7 +94,7 @@ func (s *UploadService) FilterMissing(_ context.Context, req *connect.Request[ho
 		}
 		present = append(present, id)
 	}
-	if err := s.pin(repoID, sid, present, true); err != nil {
+	if err := s.pinPresent(repoID, sid, present); err != nil {
 		return nil, toConnect(s.log, op, err)
 	}
 	return connect.NewResponse(&holdfastv1.FilterMissingResponse{Missing: out}), nil
@@ -314,7 +314,9 @@ func (s *UploadService) Commit(ctx context.Context, stream *connect.ClientStream
 			return nil, toConnect(s.log, op, fmt.Errorf("%w: the header does not hash to expect_id %s", errBadRequest, want.Short()))
 		}
 	}
-	id, err := s.repo.CommitSnapshot(ctx, repoID, hdr.GetHeader(), refStream(stream))
+	// The session's present pins spare the commit most of its lookups
+	// (an incremental backup pins its parent's chunks that way).
+	id, err := s.repo.CommitSnapshotFor(ctx, repoID, sid, hdr.GetHeader(), refStream(stream))
 	if err != nil {
 		return nil, toConnect(s.log, op, err)
 	}

@@ -88,17 +88,43 @@ func readU32(r *wire.Reader, what string) uint32 {
 	return uint32(r.UvarintMax(what, 1<<32-1))
 }
 
-// EncodePin returns the value of a PinKey: the version byte alone. The key
-// carries all the information.
+// EncodePin returns the value of a PinKey that pins a chunk on upload: the
+// version byte alone. The key carries the rest.
 func EncodePin() []byte { return newValue(0) }
+
+// pinPresent is the flags byte of a pin that says the index held the chunk
+// when it was pinned.
+const pinPresent = 1
+
+// EncodePresentPin returns the value of a PinKey for a chunk the index
+// held when it was pinned, under the GC guard (FilterMissing): the version
+// byte and the flags byte 1. While the pin lasts, GC keeps the chunk, so a
+// commit may take it as held without looking it up (SPEC.md §11.4).
+func EncodePresentPin() []byte { return append(newValue(1), pinPresent) }
 
 // DecodePin checks the value of a PinKey.
 func DecodePin(v []byte) error {
+	_, err := DecodePinPresent(v)
+	return err
+}
+
+// DecodePinPresent checks the value of a PinKey and reports whether it is
+// a present pin (EncodePresentPin).
+func DecodePinPresent(v []byte) (bool, error) {
 	r, err := openValue("index pin", v)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return done(r)
+	if len(v) == 1 {
+		return false, nil
+	}
+	if f := r.Byte("flags"); f != pinPresent {
+		r.Failf("unknown flags %#x", f)
+	}
+	if err := done(r); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // EncodeRepoName returns the value of a RepoNameKey.

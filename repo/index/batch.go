@@ -228,6 +228,17 @@ func (b *Batch) Pin(repo uint32, s indexkey.SessionID, id format.ID) {
 	}
 }
 
+// PinPresent pins chunk id for session s as a chunk the index holds: the
+// caller found it in the index under the GC guard, in the same step as
+// this batch (SPEC.md §11.4, §13.6). A commit of the session takes such a
+// chunk as held without a lookup. Pinning again with Pin makes it a plain
+// pin.
+func (b *Batch) PinPresent(repo uint32, s indexkey.SessionID, id format.ID) {
+	if b.ok(repo) {
+		b.setRaw(indexkey.PinKey(repo, s, id), indexkey.EncodePresentPin())
+	}
+}
+
 // UnpinAll removes every pin of session s with one range deletion.
 func (b *Batch) UnpinAll(repo uint32, s indexkey.SessionID) {
 	if !b.ok(repo) {

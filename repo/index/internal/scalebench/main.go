@@ -34,6 +34,7 @@ func main() {
 		present  = flag.Int("present", 50, "percent of each Missing batch that is present (0-100)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the Missing loop to this file")
 		memprof  = flag.String("memprofile", "", "write an allocation profile to this file at the end")
+		pins     = flag.Bool("pins", false, "with -refs: also pin the sample as present for one session and time the walk over those pins that replaces the lookups in that session's commit (its pin writes raise the peak RSS)")
 		refs     = flag.Int("refs", 0, "also look up a sorted sample of this percent of the stored IDs in ascending batches, as a commit's reference check does (0: skip)")
 		floor    = flag.Bool("floor", true, "also time one 4 KiB pread per looked-up ID from the largest table: the cost of a page-cache read, which an exact, disk-backed lookup of a present ID pays at least once")
 	)
@@ -153,7 +154,7 @@ func main() {
 		readFloor(*dir, total)
 	}
 	if *refs > 0 {
-		lookupRefs(x, *n, *refs, *batch, rss)
+		lookupRefs(x, *n, *refs, *batch, *pins, rss)
 	}
 	if *memprof != "" {
 		writeAllocs(*memprof)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
@@ -19,7 +20,7 @@ import (
 // parent's, both ascending, so that one batch covers a narrow slice of the
 // key space and neighbouring IDs share data blocks. The sample (32 bytes
 // per ID) lives in this process and counts in its RSS.
-func lookupRefs(x *index.Index, n, percent, batch int, rss *sampler) {
+func lookupRefs(x *index.Index, n, percent, batch int, pins bool, rss *sampler) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	var refs []format.ID
 	for i := range n {
@@ -54,4 +55,46 @@ func lookupRefs(x *index.Index, n, percent, batch int, rss *sampler) {
 		len(refs), percent, batch, d.Seconds(), float64(len(refs))/d.Seconds(), rss.peak()>>20)
 	fmt.Printf("  on-CPU: %.2fs = %.0f IDs per CPU-second; block cache %d hits, %d misses\n",
 		cpu.Seconds(), float64(len(refs))/cpu.Seconds(), s1.CacheHits-s0.CacheHits, s1.CacheMisses-s0.CacheMisses)
+	if pins {
+		presentPins(x, refs, batch)
+	}
+}
+
+// presentPins pins refs as present for one session (untimed), then times
+// what a commit of that session does instead of looking them up: walk the
+// session's present pins over each batch's range (index.PresentPins, the
+// merge in repo.notPresentPinned).
+func presentPins(x *index.Index, refs []format.ID, batch int) {
+	sid := indexkey.SessionID{0xbe, 0x9c}
+	for from := 0; from < len(refs); from += batch {
+		b := x.NewBatch()
+		for _, id := range refs[from:min(from+batch, len(refs))] {
+			b.PinPresent(1, sid, id)
+		}
+		if err := b.Commit(false); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var d, cpu time.Duration
+	found := 0
+	for from := 0; from < len(refs); from += batch {
+		ids := refs[from:min(from+batch, len(refs))]
+		start, cpu0 := time.Now(), threadCPU()
+		err := x.PresentPins(1, sid, ids[0], ids[len(ids)-1], func(format.ID) error { found++; return nil })
+		d += time.Since(start)
+		cpu += threadCPU() - cpu0
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	if found != len(refs) {
+		log.Fatalf("present pins: %d of %d found", found, len(refs))
+	}
+	b := x.NewBatch()
+	b.UnpinAll(1, sid)
+	if err := b.Commit(false); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("refs with present pins: the same %d IDs in %.2fs = %.0f IDs/s, on-CPU %.0f IDs per CPU-second\n",
+		len(refs), d.Seconds(), float64(len(refs))/d.Seconds(), float64(len(refs))/cpu.Seconds())
 }
