@@ -1,11 +1,13 @@
 package erasure
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/klauspost/reedsolomon"
 
@@ -39,6 +41,11 @@ type Options struct {
 	// from several goroutines at once and must not block for long.
 	OnRedirect func(Redirect)
 
+	// StragglerWait is the least time a shard put may run on once k
+	// shards of its pack are durable before the write puts the shard on
+	// another store; 0 means DefaultStragglerWait.
+	StragglerWait time.Duration
+
 	// Parallelism bounds the store operations one call runs at once.
 	// Zero means k+m: every shard of a pack at once.
 	Parallelism int
@@ -55,7 +62,9 @@ type Coder struct {
 	onRedir  func(Redirect)
 	health   *health
 	par      int
-	enc      reedsolomon.Encoder
+	// stragglerWait: see Options.StragglerWait.
+	stragglerWait time.Duration
+	enc           reedsolomon.Encoder
 }
 
 // New returns a Coder that codes packs into k data and m parity shards
@@ -83,6 +92,8 @@ func New(stores []Store, k, m int, opts Options) (*Coder, error) {
 		onRedir:  opts.OnRedirect,
 		health:   newHealth(),
 		par:      opts.Parallelism,
+
+		stragglerWait: cmp.Or(opts.StragglerWait, DefaultStragglerWait),
 	}
 	for _, s := range stores {
 		if s.Backend == nil {

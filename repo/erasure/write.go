@@ -3,6 +3,7 @@ package erasure
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -47,6 +48,7 @@ func (c *Coder) WritePack(ctx context.Context, repo string, packID format.ID, pa
 		return nil, fmt.Errorf("erasure: write pack %s: %w", packID.Short(), err)
 	}
 	p := c.newPlacer(packID)
+	st := c.newStragglers()
 	packLen := int64(len(pack))
 
 	putCtx, cancel := context.WithCancel(ctx)
@@ -56,7 +58,7 @@ func (c *Coder) WritePack(ctx context.Context, repo string, packID format.ID, pa
 		firstErr error
 	)
 	c.forEach(putCtx, len(shards), func(ctx context.Context, i int) {
-		err := c.putRedirecting(ctx, repo, packID, packLen, p, i, shards[i])
+		err := c.putRedirecting(ctx, repo, packID, packLen, p, st, i, shards[i])
 		if err == nil {
 			return
 		}
@@ -78,13 +80,18 @@ func (c *Coder) WritePack(ctx context.Context, repo string, packID format.ID, pa
 // putRedirecting puts shard i to its first store and, while puts fail for
 // the store's sake (the context is still live), to the next store the placer
 // offers. Its error names the shard and the last store tried.
-func (c *Coder) putRedirecting(ctx context.Context, repo string, packID format.ID, packLen int64, p *placer, i int, data []byte) error {
+func (c *Coder) putRedirecting(ctx context.Context, repo string, packID format.ID, packLen int64, p *placer, st *stragglers, i int, data []byte) error {
 	to := p.first(i)
 	if to != p.home[i] {
 		c.redirected(repo, packID, i, p.home[i], to)
 	}
 	for {
-		err := c.putShard(ctx, repo, packID, packLen, to, i, data)
+		actx, end := st.begin(ctx)
+		err := c.putShard(actx, repo, packID, packLen, to, i, data)
+		end(err == nil)
+		if errors.Is(context.Cause(actx), errStraggler) && ctx.Err() == nil {
+			err = fmt.Errorf("shard %d on store %d: %w", i, to, errStraggler)
+		}
 		if err == nil {
 			if c.health.markUp(to) {
 				c.log.Info("erasure: store takes writes again", "store", to)

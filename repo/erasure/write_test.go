@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +199,57 @@ func TestWriteCancelled(t *testing.T) {
 		if got := countObjects(t, s.Backend); got != 0 {
 			t.Fatalf("store %d: %d objects left behind", i, got)
 		}
+	}
+}
+
+// hangingPuts is a store whose Puts never finish: they wait for their
+// context, like a store behind a network partition that drops packets.
+type hangingPuts struct {
+	backend.Backend
+	started atomic.Int32
+}
+
+func (h *hangingPuts) Put(ctx context.Context, name backend.Name, p backend.Payload) error {
+	h.started.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestWriteGivesUpOnAHangingStore: a shard put that does not end goes to
+// another store once the pack's other shards are durable and
+// StragglerWait has passed, and later packs pass the store over.
+func TestWriteGivesUpOnAHangingStore(t *testing.T) {
+	stores, _ := localStores(t, 6)
+	hang := &hangingPuts{Backend: stores[4].Backend}
+	stores[4].Backend = hang
+	var redirects atomic.Int32
+	c, err := erasure.New(stores, 4, 2, erasure.Options{StragglerWait: 100 * time.Millisecond,
+		OnRedirect: func(erasure.Redirect) { redirects.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(41, 42))
+	for n := range 3 {
+		p := buildPack(t, rng, []int{20_000, 3000})
+		start := time.Now()
+		pl, err := c.WritePack(context.Background(), testRepo, p.id, p.data)
+		if err != nil {
+			t.Fatalf("pack %d with a hanging store: %v", n, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("pack %d took %s", n, d)
+		}
+		if countPerStore(pl)[stores[4].ID] != 0 {
+			t.Fatalf("pack %d: placement %v uses the hanging store", n, pl)
+		}
+		q := *p
+		q.placement = pl
+		checkAllRecords(t, c, []*testPack{&q}, "after a hanging store")
+	}
+	if got := hang.started.Load(); got != 1 {
+		t.Fatalf("%d puts went to the hanging store; want 1 (then it is passed over)", got)
+	}
+	if redirects.Load() != 3 {
+		t.Fatalf("%d shards redirected, want 3", redirects.Load())
 	}
 }
