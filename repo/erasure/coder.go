@@ -61,6 +61,7 @@ type Coder struct {
 	onDamage func(Damage)
 	onRedir  func(Redirect)
 	health   *health
+	reach    *reachability
 	par      int
 	// stragglerWait: see Options.StragglerWait.
 	stragglerWait time.Duration
@@ -91,6 +92,7 @@ func New(stores []Store, k, m int, opts Options) (*Coder, error) {
 		onDamage: opts.OnDamage,
 		onRedir:  opts.OnRedirect,
 		health:   newHealth(),
+		reach:    newReachability(),
 		par:      opts.Parallelism,
 
 		stragglerWait: cmp.Or(opts.StragglerWait, DefaultStragglerWait),

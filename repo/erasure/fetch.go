@@ -56,6 +56,10 @@ func (op *packOp) fail(ctx context.Context, i int, err error) string {
 		reason = ReasonUnavailable
 		op.gone.Or(1 << i)
 		op.away.Or(1 << i)
+		if op.c.reach.markUnreachable(op.placement[i]) {
+			op.c.log.Warn("erasure: store unavailable to reads; reads rebuild its shards from the others",
+				"store", op.placement[i], "retry_after", UnreachableFor.String())
+		}
 	case errors.Is(err, backend.ErrNotExist), errors.Is(err, ErrPlacement):
 		reason = ReasonMissing
 		op.gone.Or(1 << i)
@@ -77,6 +81,7 @@ func (op *packOp) readAt(ctx context.Context, i int, off int64, dst []byte) (boo
 	if err != nil {
 		return false, op.fail(ctx, i, err)
 	}
+	op.c.reach.reached(op.placement[i])
 	return true, ""
 }
 

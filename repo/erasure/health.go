@@ -2,6 +2,7 @@ package erasure
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,4 +52,72 @@ func (h *health) markUp(id uint16) (wasDown bool) {
 	}
 	delete(h.down, id)
 	return true
+}
+
+// UnreachableFor is how long reads read around a store after a read from it
+// found the store unavailable (a gone directory, an S3 endpoint that does
+// not answer), before they ask it again (SPEC.md §9.9). Without it, every
+// read of every pack with a data shard there would wait for the store to
+// fail again: for an S3 endpoint behind a partition, its dial timeouts and
+// retries.
+const UnreachableFor = 30 * time.Second
+
+// reachability remembers stores that reads found unavailable.
+type reachability struct {
+	marked atomic.Int32 // len(until), read without the lock on every read
+	mu     sync.Mutex
+	until  map[uint16]time.Time
+	now    func() time.Time
+}
+
+func newReachability() *reachability {
+	return &reachability{until: map[uint16]time.Time{}, now: time.Now}
+}
+
+// markUnreachable records that a read found store id unavailable. It
+// reports whether the store was reachable until now.
+func (r *reachability) markUnreachable(id uint16) (wasReachable bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, was := r.until[id]
+	r.until[id] = r.now().Add(UnreachableFor)
+	r.marked.Store(int32(len(r.until)))
+	return !was
+}
+
+// reached records that a read from store id succeeded: reads stop going
+// around it, if they did.
+func (r *reachability) reached(id uint16) {
+	if r.marked.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.until, id)
+	r.marked.Store(int32(len(r.until)))
+}
+
+// unreachable reports whether reads should read around store id now. Once
+// UnreachableFor has passed it asks probe (the store's cheap availability
+// check, nil when it has none): a store that still fails it stays
+// unreachable for another UnreachableFor, without a read waiting on it.
+func (r *reachability) unreachable(id uint16, probe func() error) bool {
+	r.mu.Lock()
+	until, ok := r.until[id]
+	now := r.now()
+	r.mu.Unlock()
+	if !ok || now.Before(until) {
+		return ok
+	}
+	if probe != nil && probe() != nil {
+		r.mu.Lock()
+		r.until[id] = r.now().Add(UnreachableFor)
+		r.mu.Unlock()
+		return true
+	}
+	r.mu.Lock()
+	delete(r.until, id)
+	r.marked.Store(int32(len(r.until)))
+	r.mu.Unlock()
+	return false
 }

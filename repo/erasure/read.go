@@ -57,6 +57,23 @@ func (c *Coder) ReadRangeInto(ctx context.Context, repo string, packID format.ID
 	if int64(cap(out)) < length {
 		out = make([]byte, length)
 	}
+	skipped := c.skipUnreachable(op)
+	b, err := newRangeRead(op, off, length, out).read(ctx, verify)
+	if err != nil && skipped && errors.Is(err, ErrUnrecoverable) {
+		// The shards on the stores read around are needed after all, and
+		// those stores may be back: ask them too.
+		op, _ = c.newOp(repo, packID, packLen, placement)
+		b, err = newRangeRead(op, off, length, out).read(ctx, verify)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("erasure: read pack %s [%d, +%d): %w", packID.Short(), off, length, err)
+	}
+	return b, nil
+}
+
+// newRangeRead prepares the read of [off, off+length) of op's pack into
+// out[:length].
+func newRangeRead(op *packOp, off, length int64, out []byte) *rangeRead {
 	r := &rangeRead{packOp: op, spans: shard.Locate(off, length, op.size), out: out[:length]}
 	r.parts = make([][]byte, len(r.spans))
 	pos := int64(0)
@@ -64,11 +81,39 @@ func (c *Coder) ReadRangeInto(ctx context.Context, repo string, packID format.ID
 		r.parts[i] = r.out[pos : pos+s.Length : pos+s.Length]
 		pos += s.Length
 	}
-	b, err := r.read(ctx, verify)
-	if err != nil {
-		return nil, fmt.Errorf("erasure: read pack %s [%d, +%d): %w", packID.Short(), off, length, err)
+	return r
+}
+
+// skipUnreachable marks the shards of op on stores that reads currently go
+// around as gone and away (without reporting damage again), as long as k
+// shards remain: with fewer, the read must try them all. It reports
+// whether it marked any.
+func (c *Coder) skipUnreachable(op *packOp) bool {
+	if c.reach.marked.Load() == 0 {
+		return false
 	}
-	return b, nil
+	var skip uint64
+	n := 0
+	for i, id := range op.placement {
+		if c.reach.unreachable(id, c.probe(id)) {
+			skip |= 1 << i
+			n++
+		}
+	}
+	if n == 0 || len(op.placement)-n < c.k {
+		return false
+	}
+	op.gone.Or(skip)
+	op.away.Or(skip)
+	return true
+}
+
+// probe returns store id's cheap availability check, or nil if it has none.
+func (c *Coder) probe(id uint16) func() error {
+	if a, ok := c.byID[id].(interface{ Available() error }); ok {
+		return a.Available
+	}
+	return nil
 }
 
 // rangeRead is one ReadRange call.
@@ -84,6 +129,10 @@ func (r *rangeRead) read(ctx context.Context, verify func([]byte) error) ([]byte
 	failed := make([]bool, len(r.spans))
 	r.c.forEach(ctx, len(r.spans), func(ctx context.Context, i int) {
 		s := r.spans[i]
+		if r.isGone(s.Index) { // on a store reads go around (skipUnreachable)
+			failed[i] = true
+			return
+		}
 		ok, _ := r.readAt(ctx, s.Index, s.ObjectOffset(), r.parts[i])
 		failed[i] = !ok
 	})
