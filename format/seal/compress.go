@@ -3,6 +3,7 @@ package seal
 import (
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/holdfast-backup/holdfast/format"
@@ -100,26 +101,19 @@ const (
 	compressRaw              // compress without literal entropy coding
 )
 
-// worthTrying is the cheap check: for a chunk larger than sampleSize it
-// compresses the sample, skips the chunk when that saved less than
-// sampleMinSavingPct and picks the encoder without literal entropy coding
-// when it saved less than sampleEntropyMinSavingPct. Smaller chunks are
-// always tried whole with the standard encoder (the trial is the check).
+// worthTrying is the cheap check of the zstd writer: for a chunk larger
+// than sampleSize it compresses the sample, skips the chunk when that
+// saved less than sampleMinSavingPct and picks the encoder without literal
+// entropy coding when it saved less than sampleEntropyMinSavingPct.
+// Smaller chunks are always tried whole with the standard encoder (the
+// trial is the check).
 func worthTrying(enc *zstd.Encoder, p []byte) trial {
-	n := len(p)
-	if n == 0 {
-		return skip
-	}
-	if n <= sampleSize {
-		return compress
+	if len(p) <= sampleSize {
+		return trySmall(p)
 	}
 	bp := getBuffer(&samples, sampleSize+enc.MaxEncodedSize(sampleSize))
 	defer samples.Put(bp)
-	sample := (*bp)[:0]
-	for i := range samplePieces {
-		off := i * (n - pieceSize) / (samplePieces - 1)
-		sample = append(sample, p[off:off+pieceSize]...)
-	}
+	sample := appendSample((*bp)[:0], p)
 	out := enc.EncodeAll(sample, sample[len(sample):]) // the spare capacity
 	switch {
 	case !saves(len(out), len(sample), sampleMinSavingPct):
@@ -128,4 +122,40 @@ func worthTrying(enc *zstd.Encoder, p []byte) trial {
 		return compressRaw
 	}
 	return compress
+}
+
+// worthTryingS2 is the same check for the S2 writer, which has no entropy
+// coding to turn off.
+func worthTryingS2(p []byte) trial {
+	if len(p) <= sampleSize {
+		return trySmall(p)
+	}
+	bp := getBuffer(&samples, sampleSize+s2.MaxEncodedLen(sampleSize))
+	defer samples.Put(bp)
+	sample := appendSample((*bp)[:0], p)
+	out := s2.Encode(sample[len(sample):cap(sample)], sample)
+	if !saves(len(out), len(sample), sampleMinSavingPct) {
+		return skip
+	}
+	return compress
+}
+
+// trySmall decides for a chunk of at most sampleSize bytes: an empty one
+// is stored, any other is tried whole.
+func trySmall(p []byte) trial {
+	if len(p) == 0 {
+		return skip
+	}
+	return compress
+}
+
+// appendSample appends the sample of p (longer than sampleSize): four
+// pieces at evenly spread offsets.
+func appendSample(sample, p []byte) []byte {
+	n := len(p)
+	for i := range samplePieces {
+		off := i * (n - pieceSize) / (samplePieces - 1)
+		sample = append(sample, p[off:off+pieceSize]...)
+	}
+	return sample
 }

@@ -15,13 +15,15 @@
 //	offset  size  field
 //	0       1     version (1)
 //	1       1     type: 1 data, 2 tree
-//	2       1     compression: 0 none, 1 zstd
+//	2       1     compression: 0 none, 1 zstd, 2 s2
 //	3       24    nonce (random)
 //	27      n+16  XChaCha20-Poly1305 ciphertext of the payload, then tag
 //
 // The payload is the plaintext, or its zstd compression: exactly one RFC
 // 8878 frame that declares its content size (at most format.MaxChunkSize)
-// and needs no dictionary. The AEAD key is keys.Keys.AEAD; the
+// and needs no dictionary, or its S2 compression: exactly one S2 block
+// (klauspost/compress/s2) whose declared length is at most
+// format.MaxChunkSize. The AEAD key is keys.Keys.AEAD; the
 // associated data is the 3 header bytes followed by the 32-byte chunk ID,
 // so a server cannot swap envelopes between IDs or flip the type or the
 // compression flag. An envelope is at most format.MaxEnvelopeSize bytes.
@@ -35,15 +37,18 @@
 //
 // # Compression decision (writer policy)
 //
-// Readers accept either choice for any chunk. Writers (this package):
+// Readers accept every choice for any chunk. Writers (this package)
+// compress with one codec, zstd unless [Sealer.Compressing] says s2 or
+// none:
 //
 //  1. An empty chunk is stored uncompressed.
 //  2. A chunk over 64 KiB is sampled first: four 16 KiB pieces at offsets
 //     floor(i*(n-16384)/3), i = 0..3, are concatenated and compressed; if
 //     that does not save at least 3% (100*c > 97*65536), the chunk is
 //     stored uncompressed without compressing it.
-//  3. Otherwise the whole chunk is compressed (zstd, fastest level, no
-//     checksum) and kept only if it saves at least 1% (100*c <= 99*n).
+//  3. Otherwise the whole chunk is compressed (zstd at the fastest level
+//     without checksum, or s2 at its default level) and kept only if it
+//     saves at least 1% (100*c <= 99*n).
 //
 // This keeps the cost of incompressible data (already compressed media,
 // encrypted files, VM images of those) to one 64 KiB trial per chunk.
@@ -51,8 +56,8 @@
 // # Opening
 //
 // [Sealer.Open] checks the header, then the tag, then the zstd frame's
-// headers (declared size, single frame) before decompressing into exactly
-// the declared size, and finally recomputes the keyed ID of the plaintext
+// headers (declared size, single frame) or the S2 block's declared length
+// before decompressing into exactly the declared size, and finally recomputes the keyed ID of the plaintext
 // and compares it with the ID the chunk was requested under. A zstd bomb
 // is refused from its header or stopped at format.MaxChunkSize. Any
 // failure is format.ErrCorrupt.

@@ -44,10 +44,11 @@ type Compression byte
 
 const (
 	None Compression = 0 // payload is the plaintext
-	Zstd Compression = 1 // payload is one or more zstd frames (RFC 8878)
+	Zstd Compression = 1 // payload is one zstd frame (RFC 8878)
+	S2   Compression = 2 // payload is one S2 block (klauspost/compress/s2)
 )
 
-func (c Compression) valid() bool { return c == None || c == Zstd }
+func (c Compression) valid() bool { return c == None || c == Zstd || c == S2 }
 
 func (c Compression) String() string {
 	switch c {
@@ -55,8 +56,24 @@ func (c Compression) String() string {
 		return "none"
 	case Zstd:
 		return "zstd"
+	case S2:
+		return "s2"
 	}
 	return fmt.Sprintf("compression(%d)", byte(c))
+}
+
+// ParseCompression reads a writer's choice as a user names it: "zstd",
+// "s2", or "none" (also "off").
+func ParseCompression(name string) (Compression, error) {
+	switch name {
+	case "zstd":
+		return Zstd, nil
+	case "s2":
+		return S2, nil
+	case "none", "off":
+		return None, nil
+	}
+	return 0, fmt.Errorf("unknown compression %q (want zstd, s2 or none)", name)
 }
 
 // Header is the clear-text start of an envelope. A server may read it

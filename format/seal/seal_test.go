@@ -111,13 +111,13 @@ func TestCompressionDecision(t *testing.T) {
 func TestForcedPolicy(t *testing.T) {
 	s := testSealer()
 	for name, p := range plaintexts() {
-		for _, pol := range []policy{policyNone, policyZstd} {
+		for pol, want := range map[policy]Compression{policyNone: None, policyZstd: Zstd, policyS2: S2} {
 			id := s.ID(p)
 			env, err := s.seal(nil, TypeTree, id, p, nil, pol)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c := Compression(env[2]); (c == Zstd) != (pol == policyZstd) {
+			if c := Compression(env[2]); c != want {
 				t.Fatalf("%s: policy %d gave %v", name, pol, c)
 			}
 			if got, _, err := s.Open(nil, id, env); err != nil || !bytes.Equal(got, p) {
@@ -181,7 +181,8 @@ func TestParseHeader(t *testing.T) {
 		{"version 2", with(0, 2), Header{}, true},
 		{"type 0", with(1, 0), Header{}, true},
 		{"type 3", with(1, 3), Header{}, true},
-		{"compression 2", with(2, 2), Header{}, true},
+		{"s2", with(2, 2), Header{1, TypeData, S2}, false},
+		{"compression 3", with(2, 3), Header{}, true},
 		{"too big", append(bytes.Clone(ok), make([]byte, format.MaxEnvelopeSize)...), Header{}, true},
 	}
 	for _, c := range cases {
@@ -295,7 +296,7 @@ func TestSwaps(t *testing.T) {
 // verifies, the final ID check must catch it.
 func TestIDMismatch(t *testing.T) {
 	s := testSealer()
-	for _, pol := range []policy{policyNone, policyZstd} {
+	for _, pol := range []policy{policyNone, policyZstd, policyS2} {
 		p := repeatedText(4096)
 		wrong := s.ID([]byte("something else"))
 		env, err := s.seal(nil, TypeData, wrong, p, nil, pol)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -24,18 +25,19 @@ import (
 // N goroutines sealing at once use N of each and never wait on each other.
 type Sealer struct {
 	aead    cipher.AEAD
-	hashers sync.Pool // *blake3.Hasher keyed with the ID key
+	hashers *sync.Pool  // *blake3.Hasher keyed with the ID key
+	writes  Compression // what Seal compresses with when it pays
 }
 
 // NewSealer returns a Sealer using k.ID for chunk IDs and k.AEAD for
-// envelopes.
+// envelopes. It compresses with zstd; see [Sealer.Compressing].
 func NewSealer(k keys.Keys) *Sealer {
 	aead, err := chacha20poly1305.NewX(k.AEAD[:])
 	if err != nil {
 		panic("seal: " + err.Error()) // unreachable: the key size is fixed
 	}
 	idKey := k.ID
-	s := &Sealer{aead: aead}
+	s := &Sealer{aead: aead, hashers: new(sync.Pool), writes: Zstd}
 	s.hashers.New = func() any {
 		h, err := blake3.NewKeyed(idKey[:])
 		if err != nil {
@@ -45,6 +47,20 @@ func NewSealer(k keys.Keys) *Sealer {
 	}
 	return s
 }
+
+// Compressing returns a Sealer with the same keys (sharing s's pools) whose
+// Seal compresses with c where the policy says it pays: Zstd (the default:
+// smaller), S2 (about three times faster, a few percent larger) or None
+// (never). Open reads every compression whatever c is.
+func (s *Sealer) Compressing(c Compression) (*Sealer, error) {
+	if !c.valid() {
+		return nil, fmt.Errorf("seal: %v", c)
+	}
+	return &Sealer{aead: s.aead, hashers: s.hashers, writes: c}, nil
+}
+
+// Compression is what Seal compresses with when it pays.
+func (s *Sealer) Compression() Compression { return s.writes }
 
 // ID returns the chunk ID of plaintext: BLAKE3-256 keyed with the ID key.
 // Equal plaintexts get equal IDs within a repository (that is what
@@ -64,9 +80,10 @@ func (s *Sealer) ID(plaintext []byte) format.ID {
 type policy int
 
 const (
-	policyAuto policy = iota // the rule in compress.go
+	policyAuto policy = iota // the rule in compress.go, with s.writes
 	policyNone
 	policyZstd
+	policyS2
 )
 
 // Seal appends the envelope of plaintext to dst and returns the extended
@@ -77,7 +94,8 @@ const (
 // must do. plaintext must not overlap dst's spare capacity and may be at
 // most format.MaxChunkSize bytes.
 //
-// Seal compresses with zstd when a cheap check says it pays (see doc.go).
+// Seal compresses (zstd unless [Sealer.Compressing] chose otherwise) when a
+// cheap check says it pays (see doc.go).
 func (s *Sealer) Seal(dst []byte, t Type, id format.ID, plaintext, nonce []byte) ([]byte, error) {
 	return s.seal(dst, t, id, plaintext, nonce, policyAuto)
 }
@@ -105,40 +123,60 @@ func (s *Sealer) seal(dst []byte, t Type, id format.ID, plaintext, nonce []byte,
 	start := len(dst)
 	enc := encoders.Get().(*zstd.Encoder)
 	defer encoders.Put(enc)
-	// Room for the largest outcome up front, so that neither zstd nor the
-	// AEAD reallocates a dst that may already hold a large pack.
-	dst = slices.Grow(dst, Overhead+enc.MaxEncodedSize(len(plaintext)))
+	// Room for the largest outcome up front, so that neither the encoder
+	// nor the AEAD reallocates a dst that may already hold a large pack.
+	n := len(plaintext)
+	dst = slices.Grow(dst, Overhead+max(enc.MaxEncodedSize(n), s2.MaxEncodedLen(n)))
 	dst = h.appendTo(dst)
 	dst = append(dst, nb[:]...)
 	body := len(dst)
 
-	try := skip
-	switch pol {
-	case policyZstd:
-		try = compress
-	case policyAuto:
-		try = worthTrying(enc, plaintext)
-	}
-	if try == compressRaw {
-		raw := rawEncoders.Get().(*zstd.Encoder)
-		defer rawEncoders.Put(raw)
-		enc = raw
-	}
+	codec, try := s.choose(enc, plaintext, pol)
 	if try != skip {
-		dst = enc.EncodeAll(plaintext, dst)
-		if pol == policyZstd || saves(len(dst)-body, len(plaintext), keepMinSavingPct) {
-			h.Compression = Zstd
+		switch codec {
+		case Zstd:
+			if try == compressRaw {
+				raw := rawEncoders.Get().(*zstd.Encoder)
+				defer rawEncoders.Put(raw)
+				enc = raw
+			}
+			dst = enc.EncodeAll(plaintext, dst)
+		case S2:
+			out := s2.Encode(dst[body:cap(dst)], plaintext)
+			dst = dst[:body+len(out)]
+		}
+		if pol != policyAuto || saves(len(dst)-body, n, keepMinSavingPct) {
+			h.Compression = codec
 		} else {
 			dst = dst[:body]
 		}
 	}
 	dst[start+2] = byte(h.Compression)
 	ad := associatedData(h, id)
-	if h.Compression == Zstd {
+	if h.Compression != None {
 		// Encrypt the compressed bytes in place (exact overlap is allowed).
 		return s.aead.Seal(dst[:body], nb[:], dst[body:], ad[:]), nil
 	}
 	return s.aead.Seal(dst, nb[:], plaintext, ad[:]), nil
+}
+
+// choose picks the compression to try for plaintext under pol, and how.
+func (s *Sealer) choose(enc *zstd.Encoder, plaintext []byte, pol policy) (Compression, trial) {
+	switch pol {
+	case policyZstd:
+		return Zstd, compress
+	case policyS2:
+		return S2, compress
+	case policyNone:
+		return None, skip
+	}
+	switch s.writes {
+	case Zstd:
+		return Zstd, worthTrying(enc, plaintext)
+	case S2:
+		return S2, worthTryingS2(plaintext)
+	}
+	return None, skip
 }
 
 // Open authenticates and decodes envelope, which must be the chunk with ID
@@ -146,7 +184,9 @@ func (s *Sealer) seal(dst []byte, t Type, id format.ID, plaintext, nonce []byte,
 // It checks, in order: the header (version, type, compression, size), the
 // AEAD tag over header, ID and payload, the zstd frame (one frame whose
 // declared size is at most format.MaxChunkSize; decoding stops at that
-// size, so a zstd bomb cannot make Open allocate much beyond it), and
+// size, so a zstd bomb cannot make Open allocate much beyond it) or the S2
+// block (its declared length at most format.MaxChunkSize, decoded into
+// exactly that many bytes), and
 // finally that the keyed hash of the plaintext is id. Every failure is a
 // format.ErrCorrupt error naming the check. The type it returns is the one
 // the chunk was first stored as: the ID covers the plaintext only, so data
@@ -178,6 +218,16 @@ func (s *Sealer) Open(dst []byte, id format.ID, envelope []byte) ([]byte, Type, 
 			return nil, 0, authError(id)
 		}
 		if dst, err = decompress(dst, payload); err != nil {
+			return nil, 0, format.Corruptf("open chunk %s: decompress: %v", id.Short(), err)
+		}
+	case S2:
+		bp := getBuffer(&payloads, len(box))
+		defer payloads.Put(bp)
+		payload, err := s.aead.Open((*bp)[:0], nonce, box, ad[:])
+		if err != nil {
+			return nil, 0, authError(id)
+		}
+		if dst, err = decompressS2(dst, payload); err != nil {
 			return nil, 0, format.Corruptf("open chunk %s: decompress: %v", id.Short(), err)
 		}
 	}
