@@ -74,6 +74,7 @@ type backupPipe struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	r      *Repository
+	sealer *seal.Sealer // r's keys, the backup's compression
 	sess   *uploadSession
 	budget *bkBudget
 
@@ -98,13 +99,13 @@ type backupPipe struct {
 	bytesRead, bytesAdded, bytesUploaded atomic.Uint64
 }
 
-func newBackupPipe(ctx context.Context, r *Repository, sess *uploadSession, workers int) *backupPipe {
+func newBackupPipe(ctx context.Context, r *Repository, sealer *seal.Sealer, sess *uploadSession, workers int) *backupPipe {
 	if workers <= 0 {
 		workers = min(runtime.GOMAXPROCS(0), bkMaxWorkers)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &backupPipe{
-		ctx: ctx, cancel: cancel, r: r, sess: sess,
+		ctx: ctx, cancel: cancel, r: r, sealer: sealer, sess: sess,
 		budget:     newBkBudget(max(bkMinBudget, 4*int64(r.Chunker.Max+1024))),
 		jobs:       make(chan *bkFileJob, 2*workers),
 		filterCh:   make(chan *bkChunk, bkMaxFilterIDs),
@@ -299,7 +300,7 @@ func (p *backupPipe) sealLoop() {
 			p.drop(it)
 			continue
 		}
-		env, err := p.r.Sealer.Seal(bkGetBuf(it.size+seal.Overhead), it.t, it.id, it.plain, nil)
+		env, err := p.sealer.Seal(bkGetBuf(it.size+seal.Overhead), it.t, it.id, it.plain, nil)
 		bkPutBuf(it.plain)
 		it.plain = nil
 		if err != nil {

@@ -117,6 +117,11 @@ func TestCLIBackup(t *testing.T) {
 	os.MkdirAll(filepath.Join(other, "sub"), 0o755)
 	backup.run(t, "backup", filepath.Join(dir, "sub"), filepath.Join(other, "sub")).want(t, 2, "duplicate base names")
 	backup.run(t, "backup").want(t, 2, "no path")
+	r = backup.run(t, "backup", dir, "--compression", "lz4").want(t, 2, "unknown compression")
+	if !strings.Contains(r.stderr, "lz4") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("unknown compression message: %q", r.stderr)
+	}
+	backup.run(t, "backup", dir, "--host", "h2", "--compression", "s2").want(t, 0, "backup --compression s2")
 	admin.run(t, "admin", "token", "create", "--role", "superuser").want(t, 2, "bad role")
 	r = backup.run(t, "backup", filepath.Join(dir, "does-not-exist")).want(t, 1, "missing path")
 	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
