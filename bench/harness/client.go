@@ -17,6 +17,9 @@ import (
 type Client struct {
 	Bin                                  string
 	Server, Token, Repo, Password, Cache string
+	// Extra are more environment variables, NAME=value (for example
+	// HOLDFAST_COMPRESSION).
+	Extra []string
 	// OnStart, if set, is called with each command's PID once it runs
 	// (to attach a profiler).
 	OnStart func(pid int)
@@ -35,15 +38,7 @@ type Result struct {
 // Run runs holdfast with args and waits for it.
 func (c Client) Run(ctx context.Context, args ...string) (Result, error) {
 	cmd := exec.CommandContext(ctx, c.Bin, args...)
-	cmd.Env = []string{
-		"PATH=/usr/bin:/bin",
-		"HOME=" + c.Cache,
-		"XDG_CACHE_HOME=" + c.Cache,
-		"HOLDFAST_SERVER=" + c.Server,
-		"HOLDFAST_TOKEN=" + c.Token,
-		"HOLDFAST_REPO=" + c.Repo,
-		"HOLDFAST_PASSWORD=" + c.Password,
-	}
+	cmd.Env = c.Env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -57,9 +57,9 @@ func Exec(ctx context.Context, p Proc) (Result, error) {
 }
 
 // Env is the environment Client.Run gives holdfast: the connection and
-// password variables and the cache directory as HOME.
+// password variables, the cache directory as HOME, and Extra.
 func (c Client) Env() []string {
-	return []string{
+	return append([]string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + c.Cache,
 		"XDG_CACHE_HOME=" + c.Cache,
@@ -67,7 +67,7 @@ func (c Client) Env() []string {
 		"HOLDFAST_TOKEN=" + c.Token,
 		"HOLDFAST_REPO=" + c.Repo,
 		"HOLDFAST_PASSWORD=" + c.Password,
-	}
+	}, c.Extra...)
 }
 
 // RunTo runs holdfast with args like Run, with its standard output going

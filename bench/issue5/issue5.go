@@ -36,6 +36,9 @@ type Config struct {
 	Dataset dataset.Config   // the data set (Size 0 = 2 GiB)
 	Bins    harness.Binaries // the binaries; built into WorkDir/bin when empty
 	Profile string           // if set, write perf profiles of each phase here
+	// Compression is the backups' --compression ("" = the client's
+	// default, zstd).
+	Compression string
 	Log     io.Writer        // progress lines; nil = none
 }
 
@@ -117,6 +120,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	rp, err := harness.SetupRepo(ctx, cfg.Bins, srv, benchRepo, benchPassword, filepath.Join(cfg.WorkDir, "cache"))
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Compression != "" {
+		rp.Backup.Extra = append(rp.Backup.Extra, "HOLDFAST_COMPRESSION="+cfg.Compression)
 	}
 	r := &runner{cfg: cfg, srv: srv, logf: logf}
 	if res.Full, err = r.backup(ctx, rp.Backup, "full", src, m.Bytes); err != nil {

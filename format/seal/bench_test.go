@@ -25,8 +25,9 @@ func halfCompressible(n int) []byte {
 	return b
 }
 
-func benchSeal(b *testing.B, p []byte) {
-	s := testSealer()
+func benchSeal(b *testing.B, p []byte) { benchSealBy(b, testSealer(), p) }
+
+func benchSealBy(b *testing.B, s *Sealer, p []byte) {
 	nonce := make([]byte, NonceSize)
 	buf := make([]byte, 0, Overhead+2*len(p))
 	b.SetBytes(int64(len(p)))
@@ -48,8 +49,9 @@ func BenchmarkSeal(b *testing.B) { benchSeal(b, xof("bench random", benchSize)) 
 // BenchmarkSealCompressible is the same on data zstd halves.
 func BenchmarkSealCompressible(b *testing.B) { benchSeal(b, halfCompressible(benchSize)) }
 
-func benchOpen(b *testing.B, p []byte) {
-	s := testSealer()
+func benchOpen(b *testing.B, p []byte) { benchOpenBy(b, testSealer(), p) }
+
+func benchOpenBy(b *testing.B, s *Sealer, p []byte) {
 	id := s.ID(p)
 	env, err := s.Seal(nil, TypeData, id, p, nil)
 	if err != nil {
@@ -103,3 +105,19 @@ func BenchmarkOpenText(b *testing.B) { benchOpen(b, sourceText(benchSize)) }
 // BenchmarkOpenTextSmall opens a small source file's chunk: most of a
 // source tree's chunks are whole small files.
 func BenchmarkOpenTextSmall(b *testing.B) { benchOpen(b, sourceText(6<<10)) }
+
+// BenchmarkWriters seals and opens the same data with each writer: source
+// text (a third after zstd) and half-compressible data, 1 MiB chunks.
+func BenchmarkWriters(b *testing.B) {
+	data := []struct {
+		name string
+		p    []byte
+	}{{"text", sourceText(benchSize)}, {"half", halfCompressible(benchSize)}}
+	for _, c := range []Compression{Zstd, S2} {
+		w := testWriter(b, c)
+		for _, d := range data {
+			b.Run("seal/"+c.String()+"/"+d.name, func(b *testing.B) { benchSealBy(b, w, d.p) })
+			b.Run("open/"+c.String()+"/"+d.name, func(b *testing.B) { benchOpenBy(b, w, d.p) })
+		}
+	}
+}

@@ -28,6 +28,7 @@ func main() {
 	work := flag.String("work", "", "scratch directory (default: a new one under $TMPDIR, removed at the end)")
 	profile := flag.String("profile", "", "write `perf record` profiles of each phase into this directory")
 	seed := flag.Uint64("seed", 1, "data set seed")
+	compression := flag.String("compression", "", "the backups' --compression: zstd, s2 or none (default: the client's)")
 	flag.Parse()
 	n, err := parseSize(*size)
 	if err != nil {
@@ -36,7 +37,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	met, err := run(ctx, n, *seed, *runs, *work, *profile)
+	met, err := run(ctx, options{size: n, seed: *seed, runs: *runs, work: *work, profile: *profile, compression: *compression})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "issue5: %v\n", err)
 		os.Exit(1)
@@ -46,9 +47,18 @@ func main() {
 	}
 }
 
+// options are the command's flags.
+type options struct {
+	size                       int64
+	seed                       uint64
+	runs                       int
+	work, profile, compression string
+}
+
 // run runs the scenario and reports whether the median run met every
 // target of the issue.
-func run(ctx context.Context, size int64, seed uint64, runs int, work, profile string) (bool, error) {
+func run(ctx context.Context, o options) (bool, error) {
+	work, profile := o.work, o.profile
 	if work == "" {
 		dir, err := os.MkdirTemp("", "issue5-")
 		if err != nil {
@@ -71,8 +81,8 @@ func run(ctx context.Context, size int64, seed uint64, runs int, work, profile s
 			os.RemoveAll(d)
 		}
 	}()
-	for i := range runs {
-		fmt.Fprintf(os.Stderr, "--- run %d of %d\n", i+1, runs)
+	for i := range o.runs {
+		fmt.Fprintf(os.Stderr, "--- run %d of %d\n", i+1, o.runs)
 		prof := ""
 		if profile != "" {
 			prof = filepath.Join(profile, fmt.Sprintf("run%d", i+1))
@@ -81,7 +91,8 @@ func run(ctx context.Context, size int64, seed uint64, runs int, work, profile s
 		runDirs = append(runDirs, dir)
 		res, err := issue5.Run(ctx, issue5.Config{
 			WorkDir: dir, Bins: bins, Profile: prof, Log: os.Stderr,
-			Dataset: dataset.Config{Size: size, Seed: seed},
+			Dataset:     dataset.Config{Size: o.size, Seed: o.seed},
+			Compression: o.compression,
 		})
 		if err != nil {
 			return false, err
