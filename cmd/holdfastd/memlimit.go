@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/holdfast-backup/holdfast/internal/gogc"
 )
 
 // cgroupMemoryFiles are where a process finds its memory limit: cgroup v2
@@ -35,11 +37,7 @@ const defaultGCPercent = 50
 
 // setGCPercent sets the garbage collector's target to defaultGCPercent,
 // unless GOGC says otherwise.
-func setGCPercent() {
-	if _, ok := os.LookupEnv("GOGC"); !ok {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-}
+func setGCPercent() { gogc.Default(defaultGCPercent) }
 
 // setMemoryLimit gives the Go runtime a soft memory limit of 90% of the
 // cgroup's, unless GOMEMLIMIT says otherwise. Without it the garbage
