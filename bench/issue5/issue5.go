@@ -39,7 +39,7 @@ type Config struct {
 	// Compression is the backups' --compression ("" = the client's
 	// default, zstd).
 	Compression string
-	Log     io.Writer        // progress lines; nil = none
+	Log         io.Writer // progress lines; nil = none
 }
 
 // Phase is one measured client command.
