@@ -23,6 +23,7 @@ const (
 // against it, and a test in cmd/holdfast checks it against the code.
 var ClientEnv = []string{
 	"HOLDFAST_SERVER", "HOLDFAST_TOKEN", "HOLDFAST_REPO", "HOLDFAST_PASSWORD", "HOLDFAST_CA_FILE",
+	"HOLDFAST_COMPRESSION",
 	EnvNamespace, EnvPod, EnvPVC, EnvNode,
 }
 
