@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/reedsolomon"
@@ -46,6 +47,12 @@ type Options struct {
 	// another store; 0 means DefaultStragglerWait.
 	StragglerWait time.Duration
 
+	// HedgeAfter is how long a range read waits for a data shard before it
+	// also rebuilds that piece from k other shards and takes whichever
+	// comes first; 0 means DefaultHedgeAfter, a negative value never
+	// hedges.
+	HedgeAfter time.Duration
+
 	// Parallelism bounds the store operations one call runs at once.
 	// Zero means k+m: every shard of a pack at once.
 	Parallelism int
@@ -65,7 +72,9 @@ type Coder struct {
 	par      int
 	// stragglerWait: see Options.StragglerWait.
 	stragglerWait time.Duration
-	enc           reedsolomon.Encoder
+	// hedgeAfter: see Options.HedgeAfter.
+	hedgeAfter time.Duration
+	enc        reedsolomon.Encoder
 }
 
 // New returns a Coder that codes packs into k data and m parity shards
@@ -96,6 +105,7 @@ func New(stores []Store, k, m int, opts Options) (*Coder, error) {
 		par:      opts.Parallelism,
 
 		stragglerWait: cmp.Or(opts.StragglerWait, DefaultStragglerWait),
+		hedgeAfter:    cmp.Or(opts.HedgeAfter, DefaultHedgeAfter),
 	}
 	for _, s := range stores {
 		if s.Backend == nil {
@@ -224,6 +234,29 @@ func (c *Coder) gather(ctx context.Context, cands []int, need int, fetch func(ct
 		}
 	}
 	return got, nil
+}
+
+// gatherFirst calls fetch for every candidate at once and returns as soon
+// as need of them succeeded, after cancelling the others and waiting for
+// them to return (so that nothing they write is still being written). It
+// returns how many succeeded, or the context's error.
+func (c *Coder) gatherFirst(ctx context.Context, cands []int, need int, fetch func(ctx context.Context, i int) bool) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var got atomic.Int32
+	var wg sync.WaitGroup
+	for _, i := range cands {
+		wg.Go(func() {
+			if fetch(ctx, i) && int(got.Add(1)) == need {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if n := int(got.Load()); n >= need {
+		return n, nil
+	}
+	return int(got.Load()), context.Cause(ctx)
 }
 
 // order returns the shard indexes 0..k+m-1 for which keep is true, data

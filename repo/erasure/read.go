@@ -133,8 +133,7 @@ func (r *rangeRead) read(ctx context.Context, verify func([]byte) error) ([]byte
 			failed[i] = true
 			return
 		}
-		ok, _ := r.readAt(ctx, s.Index, s.ObjectOffset(), r.parts[i])
-		failed[i] = !ok
+		failed[i] = !r.readSpan(ctx, i)
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -187,7 +186,7 @@ func (r *rangeRead) rebuildSpans(ctx context.Context, which []bool) (bool, error
 		if !which[i] {
 			continue
 		}
-		if ok, err := r.rebuildSpan(ctx, s, r.parts[i]); !ok || err != nil {
+		if ok, err := r.rebuildSpan(ctx, s, r.parts[i], false); !ok || err != nil {
 			return false, err
 		}
 	}
@@ -196,15 +195,22 @@ func (r *rangeRead) rebuildSpans(ctx context.Context, which []bool) (bool, error
 
 // rebuildSpan rebuilds the piece s of data shard s.Index into dst from the
 // same shard-relative bytes of k other shards. It returns false when fewer
-// than k of them could be read.
-func (r *rangeRead) rebuildSpan(ctx context.Context, s shard.Span, dst []byte) (bool, error) {
+// than k of them could be read. It asks k shards at a time, data shards
+// first, unless eager: then it asks every other shard at once and takes
+// the first k to answer, so that one more store that does not answer
+// cannot hold it (a hedge, which runs because a store stopped answering).
+func (r *rangeRead) rebuildSpan(ctx context.Context, s shard.Span, dst []byte, eager bool) (bool, error) {
 	k, m := r.c.k, r.c.m
 	cands := r.c.order(func(j int) bool { return j != s.Index && !r.isGone(j) })
 	if len(cands) < k {
 		return false, nil
 	}
 	pieces := make([][]byte, k+m)
-	got, err := r.c.gather(ctx, cands, k, func(ctx context.Context, j int) bool {
+	gather := r.c.gather
+	if eager {
+		gather = r.c.gatherFirst
+	}
+	got, err := gather(ctx, cands, k, func(ctx context.Context, j int) bool {
 		buf := make([]byte, s.Length)
 		if ok, _ := r.readAt(ctx, j, s.ObjectOffset(), buf); !ok {
 			return false
