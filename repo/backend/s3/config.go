@@ -39,6 +39,11 @@ type Config struct {
 	// MaxBackoff caps the jittered exponential delay between retries
 	// (default 20s, the SDK's).
 	MaxBackoff time.Duration
+	// ResponseTimeout bounds the wait for a response's headers once a
+	// request is sent (default 60s). Without it a request to an endpoint
+	// that stops answering without closing the connection (a partition
+	// that drops packets) waits forever: the SDK's client sets none.
+	ResponseTimeout time.Duration
 }
 
 const (
@@ -50,6 +55,10 @@ const (
 	DefaultMaxRetries = 4
 	// DefaultMaxBackoff is the default [Config.MaxBackoff].
 	DefaultMaxBackoff = 20 * time.Second
+	// DefaultResponseTimeout is the default [Config.ResponseTimeout]:
+	// long enough for a server that syncs a 16 MiB part before it
+	// answers, short enough that nothing waits on a silent one for good.
+	DefaultResponseTimeout = time.Minute
 	maxParts          = 10000
 )
 
@@ -96,6 +105,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.ResponseTimeout <= 0 {
+		c.ResponseTimeout = DefaultResponseTimeout
 	}
 	return c, nil
 }

@@ -35,7 +35,7 @@ func httpStatus(err error) int {
 // operation and object name. SDK messages carry no credentials (the request
 // ID and the server's message only).
 func wrapErr(op, name string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) && !transportTimeout(err) {
 		return fmt.Errorf("s3: %s %s: %w", op, name, err)
 	}
 	code, status := errorCode(err), httpStatus(err)
@@ -61,6 +61,18 @@ func wrapErr(op, name string, err error) error {
 		return fmt.Errorf("s3: %s %s: %w: %w", op, name, kind, err)
 	}
 	return fmt.Errorf("s3: %s %s: %w", op, name, err)
+}
+
+// transportTimeout reports whether err ends in a timeout of the HTTP
+// transport (Config.ResponseTimeout: the endpoint did not answer), which
+// also matches context.DeadlineExceeded, rather than in the caller's
+// context running out.
+func transportTimeout(err error) bool {
+	leaf := err
+	for next := errors.Unwrap(leaf); next != nil; next = errors.Unwrap(leaf) {
+		leaf = next
+	}
+	return leaf != context.DeadlineExceeded && errors.Is(leaf, context.DeadlineExceeded)
 }
 
 // unreachable reports whether err is a failure to send the request at all

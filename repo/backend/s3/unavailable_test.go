@@ -17,8 +17,9 @@ import (
 )
 
 // TestUnavailable: a store that cannot be reached, whose bucket is gone,
-// or whose service keeps failing is backend.ErrUnavailable, for every
-// operation, with no secret in the message. An object that is missing from
+// or whose service keeps failing or never answers is
+// backend.ErrUnavailable, for every operation, with no secret in the
+// message. An object that is missing from
 // a working store stays ErrNotExist only.
 func TestUnavailable(t *testing.T) {
 	ctx := t.Context()
@@ -37,6 +38,23 @@ func TestUnavailable(t *testing.T) {
 		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>`)
 	}))
 	defer failing.Close()
+	// A silent endpoint takes connections and requests and never answers,
+	// as one behind a partition that drops packets looks to a client whose
+	// connection is up.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
 
 	for _, tc := range []struct {
 		name     string
@@ -46,18 +64,30 @@ func TestUnavailable(t *testing.T) {
 		{"connection refused", closed, bucket},
 		{"service failing", failing.URL, bucket},
 		{"bucket gone", srv.Endpoint, "no-such-bucket-" + strings.ToLower(t.Name())},
+		{"endpoint silent", "http://" + silent.Addr().String(), bucket},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := srv.Config(tc.bucket, "p")
 			cfg.Endpoint = tc.endpoint
 			cfg.MaxRetries = 1
 			cfg.MaxBackoff = 10 * time.Millisecond
+			cfg.ResponseTimeout = 200 * time.Millisecond
 			b, err := s3.New(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := b.Available(); !errors.Is(err, backend.ErrUnavailable) {
 				t.Errorf("Available: %v, want ErrUnavailable", err)
+			}
+			if tc.name == "endpoint silent" {
+				// The caller's own deadline, shorter than the response
+				// timeout, is the caller's: not the store's failure.
+				short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+				_, err := b.Get(short, "r/packs/ab/x.00", 0, -1)
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, backend.ErrUnavailable) {
+					t.Errorf("Get past the caller's deadline: %v, want DeadlineExceeded only", err)
+				}
 			}
 			_, gerr := b.Get(ctx, "r/packs/ab/x.00", 0, -1)
 			_, serr := b.Stat(ctx, "r/packs/ab/x.00")
