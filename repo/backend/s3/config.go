@@ -59,7 +59,7 @@ const (
 	// long enough for a server that syncs a 16 MiB part before it
 	// answers, short enough that nothing waits on a silent one for good.
 	DefaultResponseTimeout = time.Minute
-	maxParts          = 10000
+	maxParts               = 10000
 )
 
 // String returns the redacted locator "s3://bucket/prefix".
