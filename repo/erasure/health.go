@@ -64,14 +64,15 @@ const UnreachableFor = 30 * time.Second
 
 // reachability remembers stores that reads found unavailable.
 type reachability struct {
-	marked atomic.Int32 // len(until), read without the lock on every read
-	mu     sync.Mutex
-	until  map[uint16]time.Time
-	now    func() time.Time
+	marked  atomic.Int32 // len(until), read without the lock on every read
+	mu      sync.Mutex
+	until   map[uint16]time.Time
+	probing map[uint16]bool // a probe of the store is running
+	now     func() time.Time
 }
 
 func newReachability() *reachability {
-	return &reachability{until: map[uint16]time.Time{}, now: time.Now}
+	return &reachability{until: map[uint16]time.Time{}, probing: map[uint16]bool{}, now: time.Now}
 }
 
 // markUnreachable records that a read found store id unavailable. It
@@ -93,31 +94,47 @@ func (r *reachability) reached(id uint16) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.clear(id)
+}
+
+// clear forgets store id. r.mu is held.
+func (r *reachability) clear(id uint16) {
 	delete(r.until, id)
 	r.marked.Store(int32(len(r.until)))
 }
 
 // unreachable reports whether reads should read around store id now. Once
-// UnreachableFor has passed it asks probe (the store's cheap availability
-// check, nil when it has none): a store that still fails it stays
-// unreachable for another UnreachableFor, without a read waiting on it.
+// UnreachableFor has passed it starts probe (the store's cheap
+// availability check) on another goroutine and goes on reading around the
+// store until the probe succeeds; a probe that fails keeps the store
+// unreachable for another UnreachableFor. No read waits for a probe: that
+// of a store that does not answer takes its timeout. A store without a
+// probe (nil) is simply asked again.
 func (r *reachability) unreachable(id uint16, probe func() error) bool {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	until, ok := r.until[id]
-	now := r.now()
-	r.mu.Unlock()
-	if !ok || now.Before(until) {
+	if !ok || r.now().Before(until) || r.probing[id] {
 		return ok
 	}
-	if probe != nil && probe() != nil {
-		r.mu.Lock()
-		r.until[id] = r.now().Add(UnreachableFor)
-		r.mu.Unlock()
-		return true
+	if probe == nil {
+		r.clear(id)
+		return false
 	}
-	r.mu.Lock()
-	delete(r.until, id)
-	r.marked.Store(int32(len(r.until)))
-	r.mu.Unlock()
-	return false
+	r.probing[id] = true
+	go func() {
+		err := probe()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.probing, id)
+		if _, still := r.until[id]; !still {
+			return // a read reached it meanwhile
+		}
+		if err != nil {
+			r.until[id] = r.now().Add(UnreachableFor)
+			return
+		}
+		r.clear(id)
+	}()
+	return true
 }
