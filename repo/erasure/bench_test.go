@@ -79,6 +79,19 @@ func BenchmarkReadRangeHealthy(b *testing.B) {
 	benchReadAll(b, c, p)
 }
 
+// BenchmarkReadRangeSmall reads every record of a pack of 8 KiB records
+// (a source tree's files are a chunk each): the per-read costs of the fast
+// path, not the copying, dominate.
+func BenchmarkReadRangeSmall(b *testing.B) {
+	sizes := make([]int, 512)
+	for i := range sizes {
+		sizes[i] = 8 << 10
+	}
+	p := buildPack(b, rand.New(rand.NewPCG(30, 31)), sizes)
+	c, _ := benchCoder(b, p)
+	benchReadAll(b, c, p)
+}
+
 // BenchmarkReadRangeTwoMissing reads every record with data shards 0 and 1
 // deleted: half the records are rebuilt from ranges of four other shards.
 func BenchmarkReadRangeTwoMissing(b *testing.B) {

@@ -2,6 +2,7 @@ package erasure
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -27,55 +28,45 @@ func (r *rangeRead) readSpan(ctx context.Context, i int) bool {
 		ok, _ := r.readAt(ctx, s.Index, s.ObjectOffset(), r.parts[i])
 		return ok
 	}
-	pctx, cancelPrimary := context.WithCancel(ctx)
-	defer cancelPrimary()
-	primary := make(chan bool, 1)
-	go func() {
-		ok, _ := r.readAt(pctx, s.Index, s.ObjectOffset(), r.parts[i])
-		primary <- ok
-	}()
-	timer := time.NewTimer(r.c.hedgeAfter)
-	defer timer.Stop()
-	select {
-	case ok := <-primary:
+	// One context for both reads: whichever succeeds first ends the other.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The hedge runs on the timer's goroutine, so a read that answers in
+	// time costs a timer and no goroutine.
+	h := &hedgeRun{}
+	h.wg.Add(1)
+	timer := time.AfterFunc(r.c.hedgeAfter, func() {
+		defer h.wg.Done()
+		h.buf = make([]byte, s.Length)
+		if h.ok, _ = r.rebuildSpan(rctx, s, h.buf, true); h.ok {
+			cancel()
+		}
+	})
+	ok, reason := r.readAt(rctx, s.Index, s.ObjectOffset(), r.parts[i])
+	if timer.Stop() {
+		return ok // answered before the hedge started
+	}
+	if ok {
+		cancel()
+	}
+	h.wg.Wait()
+	if ok || !h.ok {
 		return ok
-	case <-timer.C:
 	}
-
-	hedged := make([]byte, s.Length)
-	hctx, cancelHedge := context.WithCancel(ctx)
-	defer cancelHedge()
-	hedge := make(chan bool, 1)
-	go func() {
-		ok, _ := r.rebuildSpan(hctx, s, hedged, true)
-		hedge <- ok
-	}()
-	select {
-	case ok := <-primary:
-		if ok {
-			cancelHedge()
-			<-hedge
-			return true
-		}
-		if !<-hedge {
-			return false
-		}
-	case ok := <-hedge:
-		if !ok {
-			return <-primary
-		}
-		// The primary writes into r.parts[i]: it must have stopped
-		// before the rebuilt piece goes there. A store read that honours
-		// its context (S3, the local store between its reads) stops at
-		// once.
-		cancelPrimary()
-		if <-primary {
-			return true // it finished first after all
-		}
-		r.slow(s.Index)
+	// The read has returned, so nothing writes r.parts[i] any more.
+	copy(r.parts[i], h.buf)
+	if reason == "" && ctx.Err() == nil {
+		r.slow(s.Index) // it did not fail: the hedge cancelled it
 	}
-	copy(r.parts[i], hedged)
 	return true
+}
+
+// hedgeRun is a hedge's outcome, set on the timer's goroutine before wg is
+// done.
+type hedgeRun struct {
+	wg  sync.WaitGroup
+	buf []byte
+	ok  bool
 }
 
 // slow records that shard i's store did not answer a read within
