@@ -210,24 +210,18 @@ func (s *Sealer) Open(dst []byte, id format.ID, envelope []byte) ([]byte, Type, 
 		if err != nil {
 			return nil, 0, authError(id)
 		}
-	case Zstd:
+	case Zstd, S2:
 		bp := getBuffer(&payloads, len(box))
 		defer payloads.Put(bp)
 		payload, err := s.aead.Open((*bp)[:0], nonce, box, ad[:])
 		if err != nil {
 			return nil, 0, authError(id)
 		}
-		if dst, err = decompress(dst, payload); err != nil {
-			return nil, 0, format.Corruptf("open chunk %s: decompress: %v", id.Short(), err)
+		decode := decompress
+		if h.Compression == S2 {
+			decode = decompressS2
 		}
-	case S2:
-		bp := getBuffer(&payloads, len(box))
-		defer payloads.Put(bp)
-		payload, err := s.aead.Open((*bp)[:0], nonce, box, ad[:])
-		if err != nil {
-			return nil, 0, authError(id)
-		}
-		if dst, err = decompressS2(dst, payload); err != nil {
+		if dst, err = decode(dst, payload); err != nil {
 			return nil, 0, format.Corruptf("open chunk %s: decompress: %v", id.Short(), err)
 		}
 	}
