@@ -125,30 +125,6 @@ func (r *Repo) getMeta(ctx context.Context, ref indexkey.ObjectRef) ([]byte, err
 	return r.readMeta(ctx, ref, r.metaCandidates(ref))
 }
 
-// readMeta reads the copy of a meta object from the first of stores that
-// has it intact.
-func (r *Repo) readMeta(ctx context.Context, ref indexkey.ObjectRef, stores []uint16) ([]byte, error) {
-	var errs []error
-	for _, id := range stores {
-		s, ok := r.stores[id]
-		if !ok {
-			errs = append(errs, fmt.Errorf("store %d: not configured", id))
-			continue
-		}
-		b, err := backend.ReadAll(ctx, s.Backend, backend.Name(ref.Name), 0, -1)
-		if err == nil && (uint64(len(b)) != ref.Size || blake3.Sum256(b) != ref.Hash) {
-			err = format.Corruptf("copy does not match its recorded hash")
-		}
-		if err != nil {
-			r.log.Warn("damaged or missing meta object copy", "object", ref.Name, "store", id, "err", err)
-			errs = append(errs, fmt.Errorf("store %d: %w", id, err))
-			continue
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("%s: %w on %d stores: %w", ref.Name, ErrLost, len(stores), errors.Join(errs...))
-}
-
 // metaCandidates returns where to look for copies of a meta object: the
 // stores its reference names, then the other stores of its ring, where
 // putMeta spills copies when a store fails and where a reference computed

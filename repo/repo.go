@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
@@ -40,6 +41,9 @@ type Config struct {
 	Log *slog.Logger
 	// OnDamage is told about every damaged shard met by reads and scrubs.
 	OnDamage func(erasure.Damage)
+	// HedgeAfter is how long a read waits for a store before it asks
+	// another too (erasure.Options.HedgeAfter); 0 means the default.
+	HedgeAfter time.Duration
 }
 
 // Repo is the storage engine: an index, a set of stores and the erasure
@@ -116,7 +120,7 @@ func openAt(ctx context.Context, cfg Config, indexDir string) (*Repo, error) {
 
 		builders: newBuilderPool(builderIdle),
 	}
-	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect})
+	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect, HedgeAfter: cfg.HedgeAfter})
 	if err != nil {
 		return nil, err
 	}

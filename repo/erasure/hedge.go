@@ -69,13 +69,26 @@ type hedgeRun struct {
 	ok  bool
 }
 
+// HedgeAfter is how long reads wait for a store before they also ask
+// others (Options.HedgeAfter); negative when they never hedge.
+func (c *Coder) HedgeAfter() time.Duration { return c.hedgeAfter }
+
+// ReadsGoAround reports whether reads currently read around store id: a
+// read found it unavailable or slow less than UnreachableFor ago, or its
+// probe has not succeeded since. Reads of objects kept outside packs (a
+// snapshot's header and references) ask such a store last.
+func (c *Coder) ReadsGoAround(id uint16) bool { return c.reach.unreachable(id, c.probe(id)) }
+
+// SlowRead records that a read from store id did not answer within
+// HedgeAfter while another store did: reads go around it from now on.
+func (c *Coder) SlowRead(id uint16) {
+	if c.reach.markUnreachable(id) {
+		c.log.Warn("erasure: store slow to answer reads; reads rebuild its shards from the others",
+			"store", id, "waited", c.hedgeAfter.String(), "retry_after", UnreachableFor.String())
+	}
+}
+
 // slow records that shard i's store did not answer a read within
 // hedgeAfter while k others did: reads go around it from now on, as
 // around a store found unavailable.
-func (r *rangeRead) slow(i int) {
-	id := r.placement[i]
-	if r.c.reach.markUnreachable(id) {
-		r.c.log.Warn("erasure: store slow to answer reads; reads rebuild its shards from the others",
-			"store", id, "waited", r.c.hedgeAfter.String(), "retry_after", UnreachableFor.String())
-	}
-}
+func (r *rangeRead) slow(i int) { r.c.SlowRead(r.placement[i]) }

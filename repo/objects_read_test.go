@@ -1,0 +1,75 @@
+package repo
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/holdfast-backup/holdfast/repo/backend"
+)
+
+// stallingStore never answers a Get once stall is set: it waits for the
+// caller's context, as an S3 endpoint behind a partition that drops
+// packets would.
+type stallingStore struct {
+	backend.Backend
+	stall atomic.Bool
+	gets  atomic.Int32
+}
+
+func (s *stallingStore) Get(ctx context.Context, name backend.Name, off, length int64) (io.ReadCloser, error) {
+	s.gets.Add(1)
+	if s.stall.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.Backend.Get(ctx, name, off, length)
+}
+
+// TestMetaReadsHedgeAroundAStalledStore: a meta object (a snapshot's
+// header or references) whose first copy sits on a store that stopped
+// answering is read from the next copy once HedgeAfter has passed, and
+// later reads ask that store last, without waiting for it.
+func TestMetaReadsHedgeAroundAStalledStore(t *testing.T) {
+	ctx := context.Background()
+	stores, _ := localStores(t, 6)
+	wrapped := make([]*stallingStore, len(stores))
+	for i := range stores {
+		wrapped[i] = &stallingStore{Backend: stores[i].Backend}
+		stores[i].Backend = wrapped[i]
+	}
+	cfg := testConfig(t, stores, 4, 2)
+	const hedgeAfter = 100 * time.Millisecond
+	cfg.HedgeAfter = hedgeAfter
+	r := openRepo(t, cfg)
+	defer r.Close(ctx)
+	obj := []byte("a snapshot header")
+	ref, err := r.putMeta(ctx, "delta/snapshots/hedge.hdr", backend.Bytes(obj), hashOf(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.metaCandidates(ref)[0]
+	stalled := wrapped[first]
+	stalled.stall.Store(true)
+
+	start := time.Now()
+	b, err := r.getMeta(ctx, ref)
+	if err != nil || string(b) != string(obj) {
+		t.Fatalf("getMeta with its first store stalled: %q, %v", b, err)
+	}
+	if d := time.Since(start); d < hedgeAfter || d > 20*hedgeAfter {
+		t.Fatalf("getMeta with its first store stalled took %s (hedge after %s)", d, hedgeAfter)
+	}
+	start = time.Now()
+	if b, err := r.getMeta(ctx, ref); err != nil || string(b) != string(obj) {
+		t.Fatalf("second getMeta: %q, %v", b, err)
+	}
+	if d := time.Since(start); d >= hedgeAfter {
+		t.Fatalf("second getMeta waited %s: the stalled store was not asked last", d)
+	}
+	if n := stalled.gets.Load(); n != 1 {
+		t.Fatalf("the stalled store was asked %d times, want once", n)
+	}
+}
