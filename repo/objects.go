@@ -15,6 +15,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/erasure"
 )
 
 // Meta objects are the small, critical objects that are not packs: a
@@ -67,14 +68,24 @@ func (r *Repo) metaRing(name string) []uint16 {
 // after the other they made up most of a commit's time.
 //
 // A copy whose store fails goes to the next store of metaRing that holds
-// none (SPEC.md §10.8), as pack shards go around a failed store. It
+// none (SPEC.md §10.8), as pack shards go around a failed store; so does
+// a copy whose put is still running long after another copy was durable
+// (the coder's straggler rule: a store that stops answering would
+// otherwise hold the commit for the S3 client's timeouts). It
 // succeeds only when m+1 copies (or one per store, with fewer stores) are
 // durable; the reference lists where they are.
 func (r *Repo) putMeta(ctx context.Context, name string, p backend.Payload, hash [32]byte) (indexkey.ObjectRef, error) {
 	ring := r.metaRing(name)
 	copies := min(r.cfg.Layout.M+1, len(ring))
+	watch := r.coder.Stragglers(1)
 	put := func(id uint16) error {
-		if err := r.stores[id].Backend.Put(ctx, backend.Name(name), p); err != nil {
+		actx, end := watch.Begin(ctx)
+		err := r.stores[id].Backend.Put(actx, backend.Name(name), p)
+		end(err == nil)
+		if gave := erasure.GaveUp(actx); gave != nil && ctx.Err() == nil {
+			err = gave
+		}
+		if err != nil {
 			return fmt.Errorf("store %d: write %s: %w", id, name, err)
 		}
 		return nil

@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"io"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +72,53 @@ func TestMetaReadsHedgeAroundAStalledStore(t *testing.T) {
 	}
 	if n := stalled.gets.Load(); n != 1 {
 		t.Fatalf("the stalled store was asked %d times, want once", n)
+	}
+}
+
+// hangingPuts is a store whose puts never end until their context does.
+type hangingPuts struct {
+	backend.Backend
+	started atomic.Int32
+}
+
+func (h *hangingPuts) Put(ctx context.Context, name backend.Name, p backend.Payload) error {
+	h.started.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestMetaPutGivesUpOnAHangingStore: a meta object copy whose put hangs is
+// given up on once another copy is durable and StragglerWait has passed,
+// and goes to the next store of the ring: the commit that writes it does
+// not wait for the store's timeouts.
+func TestMetaPutGivesUpOnAHangingStore(t *testing.T) {
+	ctx := context.Background()
+	stores, _ := localStores(t, 6)
+	const name = "delta/snapshots/straggler.hdr"
+	probe := openRepo(t, testConfig(t, stores, 4, 2))
+	ring := probe.metaRing(name)
+	probe.Close(ctx)
+	hang := &hangingPuts{Backend: stores[ring[1]].Backend}
+	stores[ring[1]].Backend = hang
+	cfg := testConfig(t, stores, 4, 2)
+	cfg.StragglerWait = 100 * time.Millisecond
+	r := openRepo(t, cfg)
+	defer r.Close(ctx)
+	obj := []byte("a snapshot header")
+	start := time.Now()
+	ref, err := r.putMeta(ctx, name, backend.Bytes(obj), hashOf(obj))
+	if err != nil {
+		t.Fatalf("putMeta with a hanging store: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("putMeta took %s", d)
+	}
+	want := []uint16{ring[0], ring[2], ring[3]}
+	slices.Sort(want)
+	if !slices.Equal(ref.Stores, want) || hang.started.Load() != 1 {
+		t.Fatalf("copies on %v (want %v), %d puts to the hanging store", ref.Stores, want, hang.started.Load())
+	}
+	if b, err := r.getMeta(ctx, ref); err != nil || string(b) != string(obj) {
+		t.Fatalf("getMeta: %q, %v", b, err)
 	}
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// HedgeAfter is how long a read waits for a store before it asks
 	// another too (erasure.Options.HedgeAfter); 0 means the default.
 	HedgeAfter time.Duration
+	// StragglerWait is erasure.Options.StragglerWait, for pack shards and
+	// meta object copies alike; 0 means the default.
+	StragglerWait time.Duration
 }
 
 // Repo is the storage engine: an index, a set of stores and the erasure
@@ -120,7 +123,7 @@ func openAt(ctx context.Context, cfg Config, indexDir string) (*Repo, error) {
 
 		builders: newBuilderPool(builderIdle),
 	}
-	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect, HedgeAfter: cfg.HedgeAfter})
+	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect, HedgeAfter: cfg.HedgeAfter, StragglerWait: cfg.StragglerWait})
 	if err != nil {
 		return nil, err
 	}

@@ -42,8 +42,38 @@ type attempt struct {
 	timer  *time.Timer
 }
 
-func (c *Coder) newStragglers() *stragglers {
-	return &stragglers{need: c.k, wait: c.stragglerWait, running: map[*attempt]bool{}}
+func (c *Coder) newStragglers() *stragglers { return c.newStragglersOf(c.k) }
+
+func (c *Coder) newStragglersOf(need int) *stragglers {
+	return &stragglers{need: need, wait: c.stragglerWait, running: map[*attempt]bool{}}
+}
+
+// Stragglers watches a group of puts that write copies of one thing (the
+// copies of a meta object) by the same rule as a pack's shard puts: once
+// need of them succeeded, a put still running after max(StragglerWait, 4 ×
+// the slowest successful one) is cancelled, and [GaveUp] then reports
+// why.
+type Stragglers struct{ s *stragglers }
+
+// Stragglers returns a watcher for puts of which need must succeed before
+// the rest may be given up on.
+func (c *Coder) Stragglers(need int) *Stragglers {
+	return &Stragglers{c.newStragglersOf(need)}
+}
+
+// Begin starts watching one put: the put runs with the returned context,
+// and end is called with whether it succeeded.
+func (s *Stragglers) Begin(ctx context.Context) (context.Context, func(ok bool)) {
+	return s.s.begin(ctx)
+}
+
+// GaveUp returns the error for a put that failed because the watcher
+// cancelled its context (actx, from Begin), or nil if it did not.
+func GaveUp(actx context.Context) error {
+	if errors.Is(context.Cause(actx), errStraggler) {
+		return errStraggler
+	}
+	return nil
 }
 
 // begin starts watching one put and returns its context and the function
