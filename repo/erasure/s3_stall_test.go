@@ -3,12 +3,7 @@ package erasure_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"net/url"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,70 +11,6 @@ import (
 	"github.com/holdfast-backup/holdfast/repo/backend/s3/s3test"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
 )
-
-// blackhole is a TCP proxy on loopback in front of an S3 endpoint. Once
-// drop is set it forwards nothing more in either direction, on open and
-// new connections alike, and answers nothing: what a partition that
-// drops packets looks like to a client whose connections stay up.
-type blackhole struct {
-	ln     net.Listener
-	target string
-	drop   atomic.Bool
-	wg     sync.WaitGroup
-}
-
-func startBlackhole(t *testing.T, target string) *blackhole {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln, target: target}
-	b.wg.Go(b.accept)
-	t.Cleanup(func() { ln.Close(); b.wg.Wait() })
-	return b
-}
-
-func (b *blackhole) accept() {
-	for {
-		c, err := b.ln.Accept()
-		if err != nil {
-			return
-		}
-		b.wg.Go(func() { b.serve(c) })
-	}
-}
-
-func (b *blackhole) serve(c net.Conn) {
-	defer c.Close()
-	if b.drop.Load() {
-		io.Copy(io.Discard, c)
-		return
-	}
-	up, err := net.Dial("tcp", b.target)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	go b.pipe(c, up)
-	b.pipe(up, c)
-}
-
-// pipe copies src to dst until either ends, discarding once drop is set.
-func (b *blackhole) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !b.drop.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
-}
 
 // TestS3StoreStallsReadsHedge: one of six S3 stores sits behind a proxy
 // that starts dropping everything after the packs are written. Reads
@@ -92,17 +23,11 @@ func TestS3StoreStallsReadsHedge(t *testing.T) {
 	ctx := context.Background()
 	bucket := srv.NewBucket(t, false)
 	var stores []erasure.Store
-	var hole *blackhole
+	hole := srv.Blackhole(t)
 	for i := range 6 {
 		cfg := srv.Config(bucket, fmt.Sprintf("store%d", i))
 		if i == 2 {
-			u, err := url.Parse(cfg.Endpoint)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hole = startBlackhole(t, u.Host)
-			u.Host = hole.ln.Addr().String()
-			cfg.Endpoint = u.String()
+			cfg.Endpoint = hole.Endpoint
 		}
 		b, err := s3.New(ctx, cfg)
 		if err != nil {
@@ -119,7 +44,7 @@ func TestS3StoreStallsReadsHedge(t *testing.T) {
 	writePacks(t, c, packs)
 	checkAllRecords(t, c, packs, "s3 before the partition")
 
-	hole.drop.Store(true)
+	hole.Drop.Store(true)
 	start := time.Now()
 	checkAllRecords(t, c, packs, "s3 with a store behind a dropping partition")
 	took := time.Since(start)
