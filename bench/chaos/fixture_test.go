@@ -60,8 +60,10 @@ func newServer(t *testing.T, stores []string, extra ...string) *fixture {
 	}
 	args := []string{"--shards", "4+2"}
 	for _, s := range stores {
-		if err := os.MkdirAll(s, 0o700); err != nil {
-			t.Fatal(err)
+		if !strings.Contains(s, "://") { // a local store's directory
+			if err := os.MkdirAll(s, 0o700); err != nil {
+				t.Fatal(err)
+			}
 		}
 		args = append(args, "--store", s)
 	}
