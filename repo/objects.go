@@ -71,11 +71,12 @@ func (r *Repo) metaRing(name string) []uint16 {
 // none (SPEC.md §10.8), as pack shards go around a failed store; so does
 // a copy whose put is still running long after another copy was durable
 // (the coder's straggler rule: a store that stops answering would
-// otherwise hold the commit for the S3 client's timeouts). It
-// succeeds only when m+1 copies (or one per store, with fewer stores) are
+// otherwise hold the commit for the S3 client's timeouts). Stores that
+// pack writes pass over after a failed put are tried last, and a failed
+// copy makes pack writes pass its store over too. It succeeds only when m+1 copies (or one per store, with fewer stores) are
 // durable; the reference lists where they are.
 func (r *Repo) putMeta(ctx context.Context, name string, p backend.Payload, hash [32]byte) (indexkey.ObjectRef, error) {
-	ring := r.metaRing(name)
+	ring := r.writableFirst(r.metaRing(name))
 	copies := min(r.cfg.Layout.M+1, len(ring))
 	watch := r.coder.Stragglers(1)
 	put := func(id uint16) error {
@@ -85,10 +86,14 @@ func (r *Repo) putMeta(ctx context.Context, name string, p backend.Payload, hash
 		if gave := erasure.GaveUp(actx); gave != nil && ctx.Err() == nil {
 			err = gave
 		}
-		if err != nil {
-			return fmt.Errorf("store %d: write %s: %w", id, name, err)
+		switch {
+		case err == nil:
+			r.coder.PutSucceeded(id)
+			return nil
+		case ctx.Err() == nil:
+			r.coder.PutFailed(id, err)
 		}
-		return nil
+		return fmt.Errorf("store %d: write %s: %w", id, name, err)
 	}
 	errs := make([]error, copies)
 	var wg sync.WaitGroup
@@ -123,6 +128,27 @@ func (r *Repo) putMeta(ctx context.Context, name string, p backend.Payload, hash
 		return ref, fmt.Errorf("%w (%d of %d copies written, no other store took one)", firstErr, len(held), copies)
 	}
 	return ref, nil
+}
+
+// writableFirst orders ring so that the stores new writes pass over come
+// last, keeping the order otherwise.
+func (r *Repo) writableFirst(ring []uint16) []uint16 {
+	return moveLast(ring, r.coder.WritesPassOver)
+}
+
+// moveLast returns ids with those for which last is true moved to the end,
+// each part in its order.
+func moveLast(ids []uint16, last func(uint16) bool) []uint16 {
+	out := make([]uint16, 0, len(ids))
+	var moved []uint16
+	for _, id := range ids {
+		if last(id) {
+			moved = append(moved, id)
+		} else {
+			out = append(out, id)
+		}
+	}
+	return append(out, moved...)
 }
 
 // getMeta reads a meta object from the first store whose copy has the

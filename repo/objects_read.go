@@ -96,16 +96,7 @@ func (r *Repo) readMetaCopy(ctx context.Context, ref indexkey.ObjectRef, id uint
 // reachableFirst orders stores so that those reads currently go around
 // come last, keeping the order otherwise.
 func (r *Repo) reachableFirst(stores []uint16) []uint16 {
-	out := make([]uint16, 0, len(stores))
-	var around []uint16
-	for _, id := range stores {
-		if r.coder.ReadsGoAround(id) {
-			around = append(around, id)
-		} else {
-			out = append(out, id)
-		}
-	}
-	return append(out, around...)
+	return moveLast(stores, r.coder.ReadsGoAround)
 }
 
 // slowBefore marks as slow the stores whose reads were started before the

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"sync/atomic"
@@ -120,5 +121,23 @@ func TestMetaPutGivesUpOnAHangingStore(t *testing.T) {
 	}
 	if b, err := r.getMeta(ctx, ref); err != nil || string(b) != string(obj) {
 		t.Fatalf("getMeta: %q, %v", b, err)
+	}
+	// The next object whose copies would go to the hanging store does
+	// not wait for it: writes pass it over now.
+	next := ""
+	for i := 0; next == ""; i++ {
+		n := fmt.Sprintf("delta/snapshots/next%d.hdr", i)
+		if slices.Contains(r.metaRing(n)[:3], ring[1]) {
+			next = n
+		}
+	}
+	start = time.Now()
+	ref, err = r.putMeta(ctx, next, backend.Bytes(obj), hashOf(obj))
+	if err != nil || slices.Contains(ref.Stores, ring[1]) || len(ref.Stores) != 3 {
+		t.Fatalf("next putMeta: copies on %v, %v", ref.Stores, err)
+	}
+	if d := time.Since(start); d >= cfg.StragglerWait || hang.started.Load() != 1 {
+		t.Fatalf("next putMeta took %s and started %d puts on the hanging store: it was not passed over",
+			d, hang.started.Load())
 	}
 }

@@ -54,6 +54,30 @@ func (h *health) markUp(id uint16) (wasDown bool) {
 	return true
 }
 
+// WritesPassOver reports whether new writes pass over store id now: a put
+// to it failed less than StoreRetryAfter ago. Writers of objects kept
+// outside packs (meta objects) put their copies elsewhere first, as pack
+// writes do.
+func (c *Coder) WritesPassOver(id uint16) bool { return c.health.isDown(id) }
+
+// PutFailed records that a put to store id failed for the store's sake
+// (not because the caller's context ended): new writes pass it over for
+// StoreRetryAfter.
+func (c *Coder) PutFailed(id uint16, err error) {
+	if c.health.markDown(id) {
+		c.log.Warn("erasure: store failed a write; new shards go to other stores until it takes writes again",
+			"store", id, "retry_after", StoreRetryAfter.String(), "err", err.Error())
+	}
+}
+
+// PutSucceeded records that a put to store id succeeded: writes use it
+// again if they passed it over.
+func (c *Coder) PutSucceeded(id uint16) {
+	if c.health.markUp(id) {
+		c.log.Info("erasure: store takes writes again", "store", id)
+	}
+}
+
 // UnreachableFor is how long reads read around a store after a read from it
 // found the store unavailable (a gone directory, an S3 endpoint that does
 // not answer), before they ask it again (SPEC.md §9.9). Without it, every

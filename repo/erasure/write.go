@@ -93,18 +93,13 @@ func (c *Coder) putRedirecting(ctx context.Context, repo string, packID format.I
 			err = fmt.Errorf("shard %d on store %d: %w", i, to, errStraggler)
 		}
 		if err == nil {
-			if c.health.markUp(to) {
-				c.log.Info("erasure: store takes writes again", "store", to)
-			}
+			c.PutSucceeded(to)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return err // cancelled: no store's fault
 		}
-		if c.health.markDown(to) {
-			c.log.Warn("erasure: store failed a write; new shards go to other stores until it takes writes again",
-				"store", to, "retry_after", StoreRetryAfter.String(), "err", err.Error())
-		}
+		c.PutFailed(to, err)
 		next, ok := p.redirect(i, to)
 		if !ok {
 			return fmt.Errorf("%w (no other store can take it)", err)
