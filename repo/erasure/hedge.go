@@ -69,6 +69,101 @@ type hedgeRun struct {
 	ok  bool
 }
 
+// wholeHedgeFactor: a whole-shard read (up to 16 MiB) may take this many
+// times HedgeAfter before another shard is asked in its place.
+const wholeHedgeFactor = 4
+
+// gatherHedged is gather for whole-shard reads: it asks need candidates
+// (in order), asks the next one at once when one fails, and also when
+// reads are still running after wholeHedgeFactor × HedgeAfter, one more
+// per read running then; it returns once need succeeded, after cancelling
+// the others and waiting for them to return. A store that stopped
+// answering would otherwise hold a scrub, repack or index rebuild for the
+// S3 client's timeouts on every pack with a shard there. slow is called
+// for each candidate whose read was still running when the hedge fired
+// and had not answered when need others had.
+func (c *Coder) gatherHedged(parent context.Context, cands []int, need int,
+	fetch func(ctx context.Context, i int) bool, slow func(i int)) (int, error) {
+	if c.hedgeAfter < 0 {
+		return c.gather(parent, cands, need, fetch)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	type result struct {
+		i  int
+		ok bool
+	}
+	results := make(chan result, len(cands))
+	running := map[int]bool{} // candidate → hedged for
+	next, got := 0, 0
+	start := func() {
+		if next < len(cands) {
+			i := cands[next]
+			next++
+			running[i] = false
+			go func() { results <- result{i, fetch(ctx, i)} }()
+		}
+	}
+	for range min(need, len(cands)) {
+		start()
+	}
+	wait := wholeHedgeFactor * c.hedgeAfter
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(running) > 0 && got < need {
+		select {
+		case res := <-results:
+			delete(running, res.i)
+			if res.ok {
+				got++
+			} else {
+				start()
+			}
+		case <-timer.C:
+			var late []int
+			for i, hedged := range running {
+				if !hedged {
+					late = append(late, i)
+				}
+			}
+			for _, i := range late {
+				running[i] = true
+				start()
+			}
+			timer.Reset(wait)
+		}
+	}
+	cancel()
+	for len(running) > 0 {
+		res := <-results
+		if res.ok {
+			got++
+		} else if running[res.i] && got >= need {
+			slow(res.i)
+		}
+		delete(running, res.i)
+	}
+	if got < need {
+		return got, parent.Err()
+	}
+	return got, nil
+}
+
+// reachableLast moves the shards of op on stores that reads currently go
+// around to the end of cands.
+func (op *packOp) reachableLast(cands []int) []int {
+	out := make([]int, 0, len(cands))
+	var around []int
+	for _, i := range cands {
+		if id := op.placement[i]; op.c.reach.unreachable(id, op.c.probe(id)) {
+			around = append(around, i)
+		} else {
+			out = append(out, i)
+		}
+	}
+	return append(out, around...)
+}
+
 // HedgeAfter is how long reads wait for a store before they also ask
 // others (Options.HedgeAfter); negative when they never hedge.
 func (c *Coder) HedgeAfter() time.Duration { return c.hedgeAfter }

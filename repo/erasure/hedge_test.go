@@ -129,3 +129,35 @@ func TestHedgeWithTwoStalledStores(t *testing.T) {
 		t.Fatal("no record starts in shard 0: the test hedges nothing")
 	}
 }
+
+// TestReadPackHedgesAroundAStalledStore: a whole-pack read (repack, index
+// rebuild) whose data shard sits on a store that stopped answering asks
+// another shard after 4 × HedgeAfter and returns the pack; the reads
+// after it ask that store last.
+func TestReadPackHedgesAroundAStalledStore(t *testing.T) {
+	stores, _ := localStores(t, 6)
+	c0, _ := newCoder(t, stores, 4, 2)
+	packs := variedPacks(t, rand.New(rand.NewPCG(65, 66)), 3)
+	writePacks(t, c0, packs)
+	stalled := &stallingGets{Backend: stores[storeIndex(stores, packs[0].placement[0])].Backend}
+	stalled.stall.Store(true)
+	stores[storeIndex(stores, packs[0].placement[0])].Backend = stalled
+	const hedgeAfter = 20 * time.Millisecond
+	c, err := erasure.New(stores, 4, 2, erasure.Options{HedgeAfter: hedgeAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, p := range packs {
+		start := time.Now()
+		got, err := c.ReadPack(ctx, testRepo, p.id, p.len(), p.placement)
+		if err != nil || !bytes.Equal(got, p.data) {
+			t.Fatalf("pack %d with a stalled store: %v", i, err)
+		}
+		t.Logf("pack %d: %s", i, time.Since(start))
+	}
+	if n := stalled.gets.Load(); n != 1 {
+		t.Fatalf("the stalled store was asked %d times; want once, then asked last", n)
+	}
+}

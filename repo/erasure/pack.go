@@ -21,7 +21,7 @@ func (c *Coder) ReadPack(ctx context.Context, repo string, packID format.ID, pac
 		return nil, fmt.Errorf("erasure: read pack %s: %w", packID.Short(), err)
 	}
 	shards := make([][]byte, c.k+c.m)
-	good, err := c.gather(ctx, c.order(func(int) bool { return true }), c.k,
+	good, err := c.gatherHedged(ctx, op.reachableLast(c.order(func(int) bool { return true })), c.k,
 		func(ctx context.Context, i int) bool {
 			data, _, err := op.whole(ctx, i)
 			if err != nil || data == nil {
@@ -29,7 +29,7 @@ func (c *Coder) ReadPack(ctx context.Context, repo string, packID format.ID, pac
 			}
 			shards[i] = data
 			return true
-		})
+		}, func(i int) { c.SlowRead(placement[i]) })
 	if err == nil && good < c.k {
 		err = op.unrecoverable(good)
 	}

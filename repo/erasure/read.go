@@ -248,7 +248,7 @@ func (r *rangeRead) fromWholeShards(ctx context.Context, verify func([]byte) err
 	if len(cands) < k {
 		return nil, r.unrecoverable(len(cands))
 	}
-	good, err := r.c.gather(ctx, cands, k,
+	good, err := r.c.gatherHedged(ctx, r.reachableLast(cands), k,
 		func(ctx context.Context, j int) bool {
 			data, _, err := r.whole(ctx, j)
 			if err != nil || data == nil {
@@ -256,7 +256,7 @@ func (r *rangeRead) fromWholeShards(ctx context.Context, verify func([]byte) err
 			}
 			shards[j] = data
 			return true
-		})
+		}, r.slow)
 	if err != nil {
 		return nil, err
 	}
