@@ -161,3 +161,48 @@ func TestReadPackHedgesAroundAStalledStore(t *testing.T) {
 		t.Fatalf("the stalled store was asked %d times; want once, then asked last", n)
 	}
 }
+
+// silentStore is a stalled store whose availability check fails, as an
+// S3 store's does when its endpoint does not answer within the check's
+// timeout.
+type silentStore struct{ stallingGets }
+
+func (s *silentStore) Available() error {
+	if s.stall.Load() {
+		return backend.ErrUnavailable
+	}
+	return nil
+}
+
+// TestScrubSkipsASilentStore: scrub asks a store's availability check
+// before each shard, and counts the shards of a store that fails it
+// unavailable without reading them (each read would cost the store's
+// timeouts) and repairs nothing there.
+func TestScrubSkipsASilentStore(t *testing.T) {
+	stores, _ := localStores(t, 6)
+	c0, _ := newCoder(t, stores, 4, 2)
+	packs := variedPacks(t, rand.New(rand.NewPCG(67, 68)), 3)
+	writePacks(t, c0, packs)
+	si := storeIndex(stores, packs[0].placement[0])
+	stalled := &silentStore{stallingGets{Backend: stores[si].Backend}}
+	stalled.stall.Store(true)
+	stores[si].Backend = stalled
+	c, err := erasure.New(stores, 4, 2, erasure.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := stalled.gets.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, p := range packs {
+		h, err := c.ScrubPack(ctx, testRepo, p.id, p.len(), p.placement, true)
+		away := countPerStore(p.placement)[stores[si].ID]
+		want := erasure.PackHealth{Good: 6 - away, Unavailable: away}
+		if err != nil || h != want {
+			t.Fatalf("scrub of pack %d: %+v, %v; want %+v", i, h, err, want)
+		}
+	}
+	if n := stalled.gets.Load(); n != asked {
+		t.Fatalf("scrub asked the silent store %d times", n-asked)
+	}
+}

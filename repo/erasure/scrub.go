@@ -38,6 +38,14 @@ func (c *Coder) ScrubPack(ctx context.Context, repo string, packID format.ID, pa
 	shards := make([][]byte, n)
 	reasons := make([]string, n)
 	c.forEach(ctx, n, func(ctx context.Context, i int) {
+		if probe := c.probe(placement[i]); probe != nil && probe() != nil {
+			// The store's own cheap check says it is unavailable (for S3
+			// bounded by a short timeout and cached): asking it for the
+			// shard would cost the read's timeouts and retries. Counted
+			// unavailable, not repaired.
+			reasons[i] = ReasonUnavailable
+			return
+		}
 		shards[i], reasons[i], _ = op.whole(ctx, i)
 	})
 	if err := ctx.Err(); err != nil {
