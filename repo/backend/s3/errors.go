@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -74,6 +76,16 @@ func transportTimeout(err error) bool {
 	}
 	return leaf != context.DeadlineExceeded && errors.Is(leaf, context.DeadlineExceeded)
 }
+
+// noRetryOnSilence tells the retryer not to retry a request that timed out
+// waiting for its response (transportTimeout), and leaves every other
+// error to the standard rules.
+var noRetryOnSilence = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	if transportTimeout(err) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+})
 
 // unreachable reports whether err is a failure to send the request at all
 // (connection refused, reset, DNS, TLS handshake), not an answer.

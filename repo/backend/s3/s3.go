@@ -47,6 +47,11 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = cfg.MaxRetries + 1
 				o.MaxBackoff = cfg.MaxBackoff
+				// An endpoint that did not answer for ResponseTimeout
+				// is not retried: another attempt would wait as long
+				// again, and the erasure layer reads and writes around
+				// a silent store (SPEC.md §10.5).
+				o.Retryables = append([]retry.IsErrorRetryable{noRetryOnSilence}, o.Retryables...)
 			})
 		}),
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,5 +123,42 @@ func TestUnavailable(t *testing.T) {
 	_, err = b.Get(context.Background(), "r/packs/ab/none.00", 0, -1)
 	if !errors.Is(err, backend.ErrNotExist) || errors.Is(err, backend.ErrUnavailable) {
 		t.Fatalf("missing object on a working store: %v, want ErrNotExist only", err)
+	}
+}
+
+// TestSilentEndpointIsNotRetried: a request that got no response within
+// ResponseTimeout fails at once as unavailable instead of waiting as long
+// again on each retry (the erasure layer goes around the store).
+func TestSilentEndpointIsNotRetried(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	cfg := s3.Config{Bucket: "b", Endpoint: "http://" + silent.Addr().String(), PathStyle: true,
+		Region: "us-east-1", AccessKey: "k", SecretKey: "s", MaxRetries: 4, MaxBackoff: 10 * time.Millisecond,
+		ResponseTimeout: 200 * time.Millisecond}
+	b, err := s3.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = b.Get(t.Context(), "r/packs/ab/x.00", 0, -1)
+	if !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("Get from a silent endpoint: %v, want ErrUnavailable", err)
+	}
+	if d, n := time.Since(start), conns.Load(); n != 1 || d > 900*time.Millisecond {
+		t.Fatalf("Get from a silent endpoint took %s over %d connections: it was retried", d, n)
 	}
 }
