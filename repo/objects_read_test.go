@@ -3,31 +3,19 @@ package repo
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/backend/faulty"
 )
 
-// stallingStore never answers a Get once stall is set: it waits for the
-// caller's context, as an S3 endpoint behind a partition that drops
-// packets would.
-type stallingStore struct {
-	backend.Backend
-	stall atomic.Bool
-	gets  atomic.Int32
-}
-
-func (s *stallingStore) Get(ctx context.Context, name backend.Name, off, length int64) (io.ReadCloser, error) {
-	s.gets.Add(1)
-	if s.stall.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	return s.Backend.Get(ctx, name, off, length)
+// stall wraps b so that every op of kind op waits for its context and
+// never reaches b (a gate that is never released), as an S3 endpoint
+// behind a partition that drops packets does. Fired counts them.
+func stall(b backend.Backend, op faulty.Op) *faulty.Backend {
+	return faulty.Wrap(b, faulty.Always(op).WaitFor(faulty.NewGate()))
 }
 
 // TestMetaReadsHedgeAroundAStalledStore: a meta object (a snapshot's
@@ -37,24 +25,21 @@ func (s *stallingStore) Get(ctx context.Context, name backend.Name, off, length 
 func TestMetaReadsHedgeAroundAStalledStore(t *testing.T) {
 	ctx := context.Background()
 	stores, _ := localStores(t, 6)
-	wrapped := make([]*stallingStore, len(stores))
-	for i := range stores {
-		wrapped[i] = &stallingStore{Backend: stores[i].Backend}
-		stores[i].Backend = wrapped[i]
+	r0 := openRepo(t, testConfig(t, stores, 4, 2))
+	obj := []byte("a snapshot header")
+	ref, err := r0.putMeta(ctx, "delta/snapshots/hedge.hdr", backend.Bytes(obj), hashOf(obj))
+	if err != nil {
+		t.Fatal(err)
 	}
+	first := r0.metaCandidates(ref)[0]
+	r0.Close(ctx)
+	stalled := stall(stores[first].Backend, faulty.OpGet)
+	stores[first].Backend = stalled
 	cfg := testConfig(t, stores, 4, 2)
 	const hedgeAfter = 100 * time.Millisecond
 	cfg.HedgeAfter = hedgeAfter
 	r := openRepo(t, cfg)
 	defer r.Close(ctx)
-	obj := []byte("a snapshot header")
-	ref, err := r.putMeta(ctx, "delta/snapshots/hedge.hdr", backend.Bytes(obj), hashOf(obj))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := r.metaCandidates(ref)[0]
-	stalled := wrapped[first]
-	stalled.stall.Store(true)
 
 	start := time.Now()
 	b, err := r.getMeta(ctx, ref)
@@ -71,21 +56,9 @@ func TestMetaReadsHedgeAroundAStalledStore(t *testing.T) {
 	if d := time.Since(start); d >= hedgeAfter {
 		t.Fatalf("second getMeta waited %s: the stalled store was not asked last", d)
 	}
-	if n := stalled.gets.Load(); n != 1 {
+	if n := stalled.Fired(); n != 1 {
 		t.Fatalf("the stalled store was asked %d times, want once", n)
 	}
-}
-
-// hangingPuts is a store whose puts never end until their context does.
-type hangingPuts struct {
-	backend.Backend
-	started atomic.Int32
-}
-
-func (h *hangingPuts) Put(ctx context.Context, name backend.Name, p backend.Payload) error {
-	h.started.Add(1)
-	<-ctx.Done()
-	return ctx.Err()
 }
 
 // TestMetaPutGivesUpOnAHangingStore: a meta object copy whose put hangs is
@@ -99,7 +72,7 @@ func TestMetaPutGivesUpOnAHangingStore(t *testing.T) {
 	probe := openRepo(t, testConfig(t, stores, 4, 2))
 	ring := probe.metaRing(name)
 	probe.Close(ctx)
-	hang := &hangingPuts{Backend: stores[ring[1]].Backend}
+	hang := stall(stores[ring[1]].Backend, faulty.OpPut)
 	stores[ring[1]].Backend = hang
 	cfg := testConfig(t, stores, 4, 2)
 	cfg.StragglerWait = 100 * time.Millisecond
@@ -116,8 +89,8 @@ func TestMetaPutGivesUpOnAHangingStore(t *testing.T) {
 	}
 	want := []uint16{ring[0], ring[2], ring[3]}
 	slices.Sort(want)
-	if !slices.Equal(ref.Stores, want) || hang.started.Load() != 1 {
-		t.Fatalf("copies on %v (want %v), %d puts to the hanging store", ref.Stores, want, hang.started.Load())
+	if !slices.Equal(ref.Stores, want) || hang.Fired() != 1 {
+		t.Fatalf("copies on %v (want %v), %d puts to the hanging store", ref.Stores, want, hang.Fired())
 	}
 	if b, err := r.getMeta(ctx, ref); err != nil || string(b) != string(obj) {
 		t.Fatalf("getMeta: %q, %v", b, err)
@@ -136,8 +109,8 @@ func TestMetaPutGivesUpOnAHangingStore(t *testing.T) {
 	if err != nil || slices.Contains(ref.Stores, ring[1]) || len(ref.Stores) != 3 {
 		t.Fatalf("next putMeta: copies on %v, %v", ref.Stores, err)
 	}
-	if d := time.Since(start); d >= cfg.StragglerWait || hang.started.Load() != 1 {
+	if d := time.Since(start); d >= cfg.StragglerWait || hang.Fired() != 1 {
 		t.Fatalf("next putMeta took %s and started %d puts on the hanging store: it was not passed over",
-			d, hang.started.Load())
+			d, hang.Fired())
 	}
 }

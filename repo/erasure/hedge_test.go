@@ -3,33 +3,23 @@ package erasure_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"sync/atomic"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/backend/faulty"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
 )
 
-// stallingGets is a store whose reads, once stall is set, never answer:
-// they wait for their context, as an S3 endpoint behind a partition that
-// drops packets would until the client's timeouts. gets counts every Get.
-type stallingGets struct {
-	backend.Backend
-	stall atomic.Bool
-	gets  atomic.Int32
-}
-
-func (s *stallingGets) Get(ctx context.Context, name backend.Name, off, length int64) (io.ReadCloser, error) {
-	s.gets.Add(1)
-	if s.stall.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	return s.Backend.Get(ctx, name, off, length)
+// stalled wraps b so that every Get waits for its context and never
+// reaches b, as a read from an S3 endpoint behind a partition that drops
+// packets waits until the client's timeouts: a gate that is never
+// released. Fired counts the Gets.
+func stalled(b backend.Backend) *faulty.Backend {
+	return faulty.Wrap(b, faulty.Always(faulty.OpGet).WaitFor(faulty.NewGate()))
 }
 
 // TestReadsHedgeAroundAStalledStore: a data shard whose store stops
@@ -39,32 +29,25 @@ func (s *stallingGets) Get(ctx context.Context, name backend.Name, off, length i
 // range is one Get.
 func TestReadsHedgeAroundAStalledStore(t *testing.T) {
 	stores, _ := localStores(t, 6)
-	stalled := &stallingGets{Backend: stores[2].Backend}
-	stores[2].Backend = stalled
-	var counted [6]*stallingGets
-	for i := range stores {
-		if i != 2 {
-			counted[i] = &stallingGets{Backend: stores[i].Backend}
-			stores[i].Backend = counted[i]
-		}
-	}
-	counted[2] = stalled
+	c0, _ := newCoder(t, stores, 4, 2)
+	packs := variedPacks(t, rand.New(rand.NewPCG(61, 62)), 3)
+	writePacks(t, c0, packs)
 	logs := &logHandler{}
 	const hedgeAfter = 100 * time.Millisecond
-	c, err := erasure.New(stores, 4, 2, erasure.Options{HedgeAfter: hedgeAfter, Log: slog.New(logs)})
+	opts := erasure.Options{HedgeAfter: hedgeAfter, Log: slog.New(logs)}
+
+	// Healthy: every piece of a range is one Get.
+	healthy := slices.Clone(stores)
+	var counted []*faulty.Backend
+	for i := range healthy {
+		fb := faulty.Wrap(healthy[i].Backend)
+		healthy[i].Backend = fb
+		counted = append(counted, fb)
+	}
+	c, err := erasure.New(healthy, 4, 2, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	packs := variedPacks(t, rand.New(rand.NewPCG(61, 62)), 3)
-	writePacks(t, c, packs)
-
-	totalGets := func() (n int32) {
-		for _, s := range counted {
-			n += s.gets.Swap(0)
-		}
-		return n
-	}
-	totalGets()
 	pieces := 0
 	for _, p := range packs {
 		for _, e := range p.entries {
@@ -72,15 +55,24 @@ func TestReadsHedgeAroundAStalledStore(t *testing.T) {
 		}
 	}
 	checkAllRecords(t, c, packs, "healthy reads")
-	if got := totalGets(); int(got) != pieces {
-		t.Fatalf("healthy reads made %d Gets for %d pieces: they hedged", got, pieces)
+	gets := 0
+	for _, fb := range counted {
+		gets += fb.Count()
+	}
+	if gets != pieces {
+		t.Fatalf("healthy reads made %d Gets for %d pieces: they hedged", gets, pieces)
 	}
 
-	stalled.stall.Store(true)
+	silent := stalled(stores[2].Backend)
+	stores[2].Backend = silent
+	c, err = erasure.New(stores, 4, 2, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	checkAllRecords(t, c, packs, "reads with a stalled store")
 	took := time.Since(start)
-	if n := stalled.gets.Load(); n != 1 {
+	if n := silent.Fired(); n != 1 {
 		t.Fatalf("the stalled store was asked %d times; want once, then read around", n)
 	}
 	if took < hedgeAfter || took > 20*hedgeAfter {
@@ -105,9 +97,9 @@ func TestHedgeWithTwoStalledStores(t *testing.T) {
 	// shards first, shard 1 among them.
 	stall := map[uint16]bool{p.placement[0]: true, p.placement[1]: true}
 	for i := range stores {
-		s := &stallingGets{Backend: stores[i].Backend}
-		s.stall.Store(stall[stores[i].ID])
-		stores[i].Backend = s
+		if stall[stores[i].ID] {
+			stores[i].Backend = stalled(stores[i].Backend)
+		}
 	}
 	c, err := erasure.New(stores, 4, 2, erasure.Options{HedgeAfter: 20 * time.Millisecond})
 	if err != nil {
@@ -139,9 +131,9 @@ func TestReadPackHedgesAroundAStalledStore(t *testing.T) {
 	c0, _ := newCoder(t, stores, 4, 2)
 	packs := variedPacks(t, rand.New(rand.NewPCG(65, 66)), 3)
 	writePacks(t, c0, packs)
-	stalled := &stallingGets{Backend: stores[storeIndex(stores, packs[0].placement[0])].Backend}
-	stalled.stall.Store(true)
-	stores[storeIndex(stores, packs[0].placement[0])].Backend = stalled
+	si := storeIndex(stores, packs[0].placement[0])
+	silent := stalled(stores[si].Backend)
+	stores[si].Backend = silent
 	const hedgeAfter = 20 * time.Millisecond
 	c, err := erasure.New(stores, 4, 2, erasure.Options{HedgeAfter: hedgeAfter})
 	if err != nil {
@@ -157,7 +149,7 @@ func TestReadPackHedgesAroundAStalledStore(t *testing.T) {
 		}
 		t.Logf("pack %d: %s", i, time.Since(start))
 	}
-	if n := stalled.gets.Load(); n != 1 {
+	if n := silent.Fired(); n != 1 {
 		t.Fatalf("the stalled store was asked %d times; want once, then asked last", n)
 	}
 }
@@ -165,14 +157,9 @@ func TestReadPackHedgesAroundAStalledStore(t *testing.T) {
 // silentStore is a stalled store whose availability check fails, as an
 // S3 store's does when its endpoint does not answer within the check's
 // timeout.
-type silentStore struct{ stallingGets }
+type silentStore struct{ *faulty.Backend }
 
-func (s *silentStore) Available() error {
-	if s.stall.Load() {
-		return backend.ErrUnavailable
-	}
-	return nil
-}
+func (s silentStore) Available() error { return backend.ErrUnavailable }
 
 // TestScrubSkipsASilentStore: scrub asks a store's availability check
 // before each shard, and counts the shards of a store that fails it
@@ -184,14 +171,13 @@ func TestScrubSkipsASilentStore(t *testing.T) {
 	packs := variedPacks(t, rand.New(rand.NewPCG(67, 68)), 3)
 	writePacks(t, c0, packs)
 	si := storeIndex(stores, packs[0].placement[0])
-	stalled := &silentStore{stallingGets{Backend: stores[si].Backend}}
-	stalled.stall.Store(true)
-	stores[si].Backend = stalled
+	silent := silentStore{stalled(stores[si].Backend)}
+	stores[si].Backend = silent
 	c, err := erasure.New(stores, 4, 2, erasure.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	asked := stalled.gets.Load()
+	asked := silent.Fired()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i, p := range packs {
@@ -202,7 +188,7 @@ func TestScrubSkipsASilentStore(t *testing.T) {
 			t.Fatalf("scrub of pack %d: %+v, %v; want %+v", i, h, err, want)
 		}
 	}
-	if n := stalled.gets.Load(); n != asked {
+	if n := silent.Fired(); n != asked {
 		t.Fatalf("scrub asked the silent store %d times", n-asked)
 	}
 }

@@ -202,25 +202,14 @@ func TestWriteCancelled(t *testing.T) {
 	}
 }
 
-// hangingPuts is a store whose Puts never finish: they wait for their
-// context, like a store behind a network partition that drops packets.
-type hangingPuts struct {
-	backend.Backend
-	started atomic.Int32
-}
-
-func (h *hangingPuts) Put(ctx context.Context, name backend.Name, p backend.Payload) error {
-	h.started.Add(1)
-	<-ctx.Done()
-	return ctx.Err()
-}
-
 // TestWriteGivesUpOnAHangingStore: a shard put that does not end goes to
 // another store once the pack's other shards are durable and
 // StragglerWait has passed, and later packs pass the store over.
 func TestWriteGivesUpOnAHangingStore(t *testing.T) {
 	stores, _ := localStores(t, 6)
-	hang := &hangingPuts{Backend: stores[4].Backend}
+	// Its puts never finish: they wait for their context (a gate never
+	// released), like a store behind a partition that drops packets.
+	hang := faulty.Wrap(stores[4].Backend, faulty.Always(faulty.OpPut).WaitFor(faulty.NewGate()))
 	stores[4].Backend = hang
 	var redirects atomic.Int32
 	c, err := erasure.New(stores, 4, 2, erasure.Options{StragglerWait: 100 * time.Millisecond,
@@ -246,7 +235,7 @@ func TestWriteGivesUpOnAHangingStore(t *testing.T) {
 		q.placement = pl
 		checkAllRecords(t, c, []*testPack{&q}, "after a hanging store")
 	}
-	if got := hang.started.Load(); got != 1 {
+	if got := hang.Fired(); got != 1 {
 		t.Fatalf("%d puts went to the hanging store; want 1 (then it is passed over)", got)
 	}
 	if redirects.Load() != 3 {
