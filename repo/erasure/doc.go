@@ -32,6 +32,16 @@
 // and repairs bad ones in place. Every damaged shard a read or scrub meets is
 // reported as a [Damage] (a callback and a log warning).
 //
+// A store that stops answering without refusing (an S3 endpoint behind a
+// partition that drops packets) does not hold reads or writes: a range
+// read rebuilds a piece that has not come after [DefaultHedgeAfter] from
+// other shards, whole-shard reads ask one more shard, a shard put still
+// running long after k others were durable goes elsewhere, and a store
+// that lost that way is read and written around for a while
+// ([UnreachableFor], [StoreRetryAfter]). Package repo applies the same
+// rules to meta objects through [Coder.Stragglers], [Coder.SlowRead] and
+// [Coder.ReadsGoAround].
+//
 // # Ordering
 //
 // [Coder.WritePack] returns only when every one of the k+m shards is
