@@ -59,6 +59,9 @@ func TestMetaReadsHedgeAroundAStalledStore(t *testing.T) {
 	if n := stalled.Fired(); n != 1 {
 		t.Fatalf("the stalled store was asked %d times, want once", n)
 	}
+	if n := r.Stats().SlowReads; n != 1 {
+		t.Fatalf("Stats().SlowReads = %d, want 1", n)
+	}
 }
 
 // TestMetaPutGivesUpOnAHangingStore: a meta object copy whose put hangs is

@@ -123,7 +123,7 @@ func openAt(ctx context.Context, cfg Config, indexDir string) (*Repo, error) {
 
 		builders: newBuilderPool(builderIdle),
 	}
-	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect, HedgeAfter: cfg.HedgeAfter, StragglerWait: cfg.StragglerWait})
+	coder, err := erasure.New(stores, cfg.Layout.K, cfg.Layout.M, erasure.Options{Log: log, OnDamage: r.onDamage, OnRedirect: r.onRedirect, OnSlowRead: r.onSlowRead, HedgeAfter: cfg.HedgeAfter, StragglerWait: cfg.StragglerWait})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,10 @@ type Stats struct {
 	// RedirectedShards counts shards that pack writes put on another store
 	// than their placed one because that store failed (SPEC.md §9.8).
 	RedirectedShards uint64
+	// SlowReads counts reads (of pack ranges, whole shards or meta
+	// objects) that got their bytes from other stores because one had not
+	// answered within the hedge delay (SPEC.md §9.9).
+	SlowReads uint64
 	// CommitRefsPinned and CommitRefsLookedUp count the references of
 	// committed (or refused) snapshots that a present pin of the session
 	// vouched for, and those looked up in the index.
@@ -24,6 +28,7 @@ type Stats struct {
 type counters struct {
 	damaged                atomic.Uint64
 	redirected             atomic.Uint64
+	slowReads              atomic.Uint64
 	refsPinned, refsLooked atomic.Uint64
 }
 
@@ -32,6 +37,7 @@ func (r *Repo) Stats() Stats {
 	return Stats{
 		DamagedShards:      r.counters.damaged.Load(),
 		RedirectedShards:   r.counters.redirected.Load(),
+		SlowReads:          r.counters.slowReads.Load(),
 		CommitRefsPinned:   r.counters.refsPinned.Load(),
 		CommitRefsLookedUp: r.counters.refsLooked.Load(),
 	}
@@ -39,6 +45,9 @@ func (r *Repo) Stats() Stats {
 
 // onRedirect counts shards written around a failed store.
 func (r *Repo) onRedirect(erasure.Redirect) { r.counters.redirected.Add(1) }
+
+// onSlowRead counts reads that went around a store that did not answer.
+func (r *Repo) onSlowRead(uint16) { r.counters.slowReads.Add(1) }
 
 // onDamage counts damage and forwards it to the configured callback.
 func (r *Repo) onDamage(d erasure.Damage) {

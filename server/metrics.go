@@ -140,7 +140,9 @@ func (m *Metrics) write(w io.Writer) {
 	engine := m.engine
 	m.mu.Unlock()
 	if engine != nil {
-		counter("holdfast_shards_redirected_total", "Shards written to another store than their placed one because that store failed a write.", engine().RedirectedShards)
+		st := engine()
+		counter("holdfast_shards_redirected_total", "Shards written to another store than their placed one because that store failed a write.", st.RedirectedShards)
+		counter("holdfast_reads_hedged_total", "Reads that got their bytes from other stores because one had not answered within the hedge delay.", st.SlowReads)
 	}
 	counter("holdfast_gc_runs_total", "Garbage collections run.", m.GCRuns.Load())
 	counter("holdfast_gc_bytes_freed_total", "Bytes freed by garbage collection.", m.GCBytesFreed.Load())

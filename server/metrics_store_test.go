@@ -47,7 +47,8 @@ func TestShardsRedirectedMetric(t *testing.T) {
 	f := newUpFixture(t, upOptions{local: true, stores: 4})
 	var b bytes.Buffer
 	f.srv.metrics.write(&b)
-	if !strings.Contains(b.String(), "holdfast_shards_redirected_total 0\n") {
+	if !strings.Contains(b.String(), "holdfast_shards_redirected_total 0\n") ||
+		!strings.Contains(b.String(), "holdfast_reads_hedged_total 0\n") {
 		t.Fatalf("metrics before any write:\n%s", b.String())
 	}
 	dir := f.stores[1].Backend.(*local.Backend).String()

@@ -42,6 +42,12 @@ type Options struct {
 	// from several goroutines at once and must not block for long.
 	OnRedirect func(Redirect)
 
+	// OnSlowRead, if set, is called with the store's ID each time a read
+	// got its bytes elsewhere because the store had not answered within
+	// the hedge delay (see HedgeAfter and Coder.SlowRead). It may be
+	// called from several goroutines at once and must not block.
+	OnSlowRead func(store uint16)
+
 	// StragglerWait is the least time a shard put may run on once k
 	// shards of its pack are durable before the write puts the shard on
 	// another store; 0 means DefaultStragglerWait.
@@ -67,6 +73,7 @@ type Coder struct {
 	log      *slog.Logger
 	onDamage func(Damage)
 	onRedir  func(Redirect)
+	onSlow   func(uint16)
 	health   *health
 	reach    *reachability
 	par      int
@@ -100,6 +107,7 @@ func New(stores []Store, k, m int, opts Options) (*Coder, error) {
 		log:      opts.Log,
 		onDamage: opts.OnDamage,
 		onRedir:  opts.OnRedirect,
+		onSlow:   opts.OnSlowRead,
 		health:   newHealth(),
 		reach:    newReachability(),
 		par:      opts.Parallelism,

@@ -177,6 +177,9 @@ func (c *Coder) ReadsGoAround(id uint16) bool { return c.reach.unreachable(id, c
 // SlowRead records that a read from store id did not answer within
 // HedgeAfter while another store did: reads go around it from now on.
 func (c *Coder) SlowRead(id uint16) {
+	if c.onSlow != nil {
+		c.onSlow(id)
+	}
 	if c.reach.markUnreachable(id) {
 		c.log.Warn("erasure: store slow to answer reads; reads rebuild its shards from the others",
 			"store", id, "waited", c.hedgeAfter.String(), "retry_after", UnreachableFor.String())

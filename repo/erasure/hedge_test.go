@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,13 @@ func TestReadsHedgeAroundAStalledStore(t *testing.T) {
 	writePacks(t, c0, packs)
 	logs := &logHandler{}
 	const hedgeAfter = 100 * time.Millisecond
-	opts := erasure.Options{HedgeAfter: hedgeAfter, Log: slog.New(logs)}
+	var slowReads []uint16
+	var mu sync.Mutex
+	opts := erasure.Options{HedgeAfter: hedgeAfter, Log: slog.New(logs), OnSlowRead: func(id uint16) {
+		mu.Lock()
+		slowReads = append(slowReads, id)
+		mu.Unlock()
+	}}
 
 	// Healthy: every piece of a range is one Get.
 	healthy := slices.Clone(stores)
@@ -80,6 +87,11 @@ func TestReadsHedgeAroundAStalledStore(t *testing.T) {
 	}
 	if n := logs.count(slog.LevelWarn, "slow to answer reads"); n != 1 {
 		t.Fatalf("%d warnings about the slow store, want 1", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(slowReads, []uint16{stores[2].ID}) {
+		t.Fatalf("OnSlowRead told of %v, want the stalled store %d once", slowReads, stores[2].ID)
 	}
 }
 
