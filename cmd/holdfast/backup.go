@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holdfast-backup/holdfast/client"
+	"github.com/holdfast-backup/holdfast/format/seal"
 	"github.com/holdfast-backup/holdfast/internal/gogc"
 )
 
@@ -90,6 +91,14 @@ exit code is 3.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			gogc.Default(backupGCPercent)
+			// Checked before anything else, the server included, so a
+			// typo is a usage error and says where it came from.
+			if _, err := seal.ParseCompression(opts.Compression); err != nil {
+				if !cmd.Flags().Changed("compression") {
+					return usagef("HOLDFAST_COMPRESSION: %v", err)
+				}
+				return usagef("--compression: %v", err)
+			}
 			if err := k8s.prepare(&opts, args); err != nil {
 				return err
 			}

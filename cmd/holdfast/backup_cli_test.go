@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -221,5 +224,33 @@ func TestCLIBackupUnreadable(t *testing.T) {
 	r = restore.run(t, "snapshots", "--json").want(t, 0, "snapshots")
 	if !strings.Contains(r.stdout, id) {
 		t.Fatalf("partial snapshot %s not listed: %s", id, r.stdout)
+	}
+}
+
+// TestCLICompressionCheckedFirst: an unknown codec, from the flag or from
+// HOLDFAST_COMPRESSION, is a usage error that names its source, before
+// the client tries the server (none listens here).
+func TestCLICompressionCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "HOLDFAST_SERVER=http://127.0.0.1:1",
+		"HOLDFAST_TOKEN=hf_x", "HOLDFAST_REPO=r", "HOLDFAST_PASSWORD=p"}
+	for _, c := range []struct {
+		args []string
+		env  string
+		says string
+	}{
+		{[]string{"backup", dir, "--compression", "lz4"}, "", "--compression: unknown compression \"lz4\""},
+		{[]string{"backup", dir}, "HOLDFAST_COMPRESSION=lz4", "HOLDFAST_COMPRESSION: unknown compression \"lz4\""},
+	} {
+		cmd := exec.Command(cliBinary(t), c.args...)
+		cmd.Env = append(slices.Clone(base), c.env)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(stderr.String(), c.says) ||
+			strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+			t.Errorf("%v %s: %v, stderr %q; want exit 2 saying %q", c.args, c.env, err, stderr.String(), c.says)
+		}
 	}
 }
