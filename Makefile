@@ -69,16 +69,21 @@ bench: ## run the Go benchmarks (medians: pipe through benchstat)
 bench-e2e: ## end-to-end benchmark, real binaries on loopback (BENCH_SIZE, BENCH_RUNS, BENCH_OUT, BENCH_WORK)
 	$(GO) run ./bench/cmd/e2e -size $(BENCH_SIZE) -runs $(BENCH_RUNS) -out $(BENCH_OUT) $(if $(BENCH_WORK),-work $(BENCH_WORK))
 
-fuzz: ## run every fuzz target for FUZZTIME each
-	@set -e; for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
-		echo "fuzz $$t ($(FUZZTIME))"; \
-		before=$$(git status --porcelain --untracked-files=all fuzz/testdata); \
-		if ! $(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; then \
-			test "$$(git status --porcelain --untracked-files=all fuzz/testdata)" = "$$before" || { echo "fuzz $$t: crasher written under fuzz/testdata"; exit 1; }; \
+# Packages with fuzz targets: fuzz/ holds those of the exported decoders;
+# a decoder whose fuzzing needs its package's internals keeps its target
+# beside it.
+FUZZPKGS ?= ./fuzz ./internal/rpccodec
+
+fuzz: ## run every fuzz target of FUZZPKGS for FUZZTIME each
+	@set -e; for p in $(FUZZPKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+		echo "fuzz $$p $$t ($(FUZZTIME))"; \
+		before=$$(git status --porcelain --untracked-files=all $$p/testdata); \
+		if ! $(GO) test $$p -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; then \
+			test "$$(git status --porcelain --untracked-files=all $$p/testdata)" = "$$before" || { echo "fuzz $$t: crasher written under $$p/testdata"; exit 1; }; \
 			echo "fuzz $$t: failed without a crasher (the fuzz engine can report its own deadline as a failure); running again"; \
-			$(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; \
+			$(GO) test $$p -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x; \
 		fi; \
-	done
+	done; done
 
 lint: tools ## go vet + staticcheck + gofmt (the manifest test module too)
 	$(GO) vet ./...

@@ -13,6 +13,7 @@ import (
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/internal/envbuf"
 	"github.com/holdfast-backup/holdfast/repo"
 )
 
@@ -69,7 +70,7 @@ func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[hold
 		err = stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env})
 		// Send marshaled the envelope into its own buffer (or failed), so
 		// the read buffer is free again.
-		putEnvelopeBuf(j.env)
+		envbuf.Put(j.env)
 		if err != nil {
 			return toConnect(s.log, op, err)
 		}
@@ -126,7 +127,7 @@ func (s *ChunkService) startReadAhead(ctx context.Context, cs *repo.ChunkStream,
 	for range ReadAheadWorkers {
 		ra.spawn(func() {
 			for j := range work {
-				j.env, j.err = cs.ReadAt(ctx, j.id, j.loc, getEnvelopeBuf(j.loc.Length))
+				j.env, j.err = cs.ReadAt(ctx, j.id, j.loc, envbuf.Get(int(j.loc.Length)))
 				close(j.done)
 			}
 		})

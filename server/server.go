@@ -12,6 +12,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/internal/rpccodec"
 	"github.com/holdfast-backup/holdfast/repo"
 )
 
@@ -128,7 +129,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(holdfastv1connect.NewInfoServiceHandler(NewInfoService(nil, nil), opts...))
 	mux.Handle(holdfastv1connect.NewRepoServiceHandler(&RepoService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewTokenServiceHandler(&TokenService{s}, opts...))
-	mux.Handle(holdfastv1connect.NewUploadServiceHandler(&UploadService{s}, opts...))
+	mux.Handle(holdfastv1connect.NewUploadServiceHandler(&UploadService{s},
+		append(opts, connect.WithCodec(rpccodec.Codec{}))...))
 	mux.Handle(holdfastv1connect.NewSnapshotServiceHandler(&SnapshotService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewChunkServiceHandler(&ChunkService{s}, opts...))
 	mux.Handle(holdfastv1connect.NewRetentionServiceHandler(&RetentionService{s}, opts...))

@@ -16,6 +16,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
 	"github.com/holdfast-backup/holdfast/format/seal"
+	"github.com/holdfast-backup/holdfast/internal/rpccodec"
 )
 
 // UploadService is the incremental upload protocol (SPEC.md §12.3):
@@ -146,6 +147,9 @@ func (s *UploadService) PutChunks(ctx context.Context, stream *connect.ClientStr
 				lastPinned = m.ids
 			}
 		}
+		// The envelopes came in pooled buffers (rpccodec), and the open
+		// pack holds its own copy once storePut has returned.
+		rpccodec.Release(m.chunks)
 	}
 	// Every answer, an error included, promises that the pins committed so
 	// far are durable (SPEC.md §12.6). One synced batch after the last
