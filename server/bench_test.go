@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,17 +25,24 @@ import (
 // flush. The client side (building envelopes, BLAKE3 checksums) runs in the
 // same process on the same cores. Messages carry 1 chunk, 7 chunks (just
 // under connect's 8 MiB buffer-recycling limit) or 9 chunks (over it: each
-// message then costs connect a fresh, zeroed, doubling buffer).
+// message then costs connect a fresh, zeroed, doubling buffer), and
+// "mixed" messages of 7 envelopes from 520 KiB to 1.9 MiB, 7.5 MiB in all,
+// as compressed chunks come (each size a different buffer class).
 func BenchmarkUploadNewChunks(b *testing.B) {
+	mixed := []int{520 << 10, 700 << 10, 900 << 10, 1100 << 10, 1400 << 10, 1900 << 10, 1200 << 10}
 	for _, grpc := range []bool{false, true} {
+		proto := map[bool]string{false: "connect", true: "grpc"}[grpc]
 		for _, perMsg := range []int{1, 7, 9} {
-			name := fmt.Sprintf("%s/%dMiB-messages", map[bool]string{false: "connect", true: "grpc"}[grpc], perMsg)
-			b.Run(name, func(b *testing.B) { benchmarkUpload(b, grpc, perMsg) })
+			sizes := slices.Repeat([]int{1 << 20}, perMsg)
+			b.Run(fmt.Sprintf("%s/%dMiB-messages", proto, perMsg), func(b *testing.B) { benchmarkUpload(b, grpc, sizes) })
 		}
+		b.Run(proto+"/mixed-messages", func(b *testing.B) { benchmarkUpload(b, grpc, mixed) })
 	}
 }
 
-func benchmarkUpload(b *testing.B, grpc bool, perMsg int) {
+// benchmarkUpload sends messages of envelopes of the given sizes.
+func benchmarkUpload(b *testing.B, grpc bool, sizes []int) {
+	perMsg := len(sizes)
 	ctx := context.Background()
 	f := newUpFixture(b, upOptions{local: true, packTarget: repo.DefaultPackTarget})
 	c := f.client(f.backup, grpc)
@@ -43,13 +51,15 @@ func benchmarkUpload(b *testing.B, grpc bool, perMsg int) {
 		b.Fatal(err)
 	}
 	envs := make([][]byte, perMsg)
-	for i := range envs {
-		envs[i] = fakeEnvelope(1 << 20)
+	total := 0
+	for i, n := range sizes {
+		envs[i] = fakeEnvelope(n)
+		total += n
 	}
 	salt := randomID()
 	st := c.upload.PutChunks(ctx)
 	msg := &holdfastv1.PutChunksRequest{Repo: f.repo, SessionId: begin.Msg.SessionId}
-	b.SetBytes(int64(perMsg << 20))
+	b.SetBytes(int64(total))
 	b.ResetTimer()
 	cpu := cputime.Process()
 	for i := range b.N { // not b.Loop: the flush after the loop is timed too

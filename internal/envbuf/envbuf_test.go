@@ -1,6 +1,7 @@
 package envbuf
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/holdfast-backup/holdfast/format"
@@ -49,5 +50,30 @@ func TestPutKeepsOnlyClassSizes(t *testing.T) {
 	Put(b)
 	if got := Get(1 << 20); len(got) != 0 || cap(got) != 1<<20 {
 		t.Fatalf("after Put: len %d cap %d", len(got), cap(got))
+	}
+}
+
+// TestKeptAcrossGC: a buffer put back survives a garbage collection (a
+// sync.Pool would not) and comes back from Get; the store keeps no more
+// than keepBytes, and drop empties it.
+func TestKeptAcrossGC(t *testing.T) {
+	kept.drop()
+	b := Get(3 << 20)
+	p := &b[:1][0]
+	Put(b)
+	runtime.GC()
+	runtime.GC()
+	if got := Get(3 << 20); &got[:1][0] != p {
+		t.Fatal("the buffer put back did not survive two collections")
+	}
+	for range 2 * keepBytes / (16 << 20) {
+		Put(make([]byte, 0, 16<<20))
+	}
+	if n := keptBytes(); n > keepBytes || n < keepBytes-(16<<20) {
+		t.Fatalf("kept %d bytes, bound %d", n, keepBytes)
+	}
+	kept.drop()
+	if n := keptBytes(); n != 0 {
+		t.Fatalf("after drop: %d bytes kept", n)
 	}
 }
