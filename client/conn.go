@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/holdfast-backup/holdfast/format/gen/holdfast/v1/holdfastv1connect"
+	"github.com/holdfast-backup/holdfast/internal/rpccodec"
 )
 
 // Config says which server and repository to talk to.
@@ -54,12 +55,14 @@ func Dial(cfg Config) *Conn {
 		connect.WithSendMaxBytes(64 << 20),
 	}
 	return &Conn{
-		cfg:         cfg,
-		Repos:       holdfastv1connect.NewRepoServiceClient(hc, url, opts...),
-		Tokens:      holdfastv1connect.NewTokenServiceClient(hc, url, opts...),
-		Upload:      holdfastv1connect.NewUploadServiceClient(hc, url, opts...),
-		Snapshots:   holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
-		Chunks:      holdfastv1connect.NewChunkServiceClient(hc, url, opts...),
+		cfg:       cfg,
+		Repos:     holdfastv1connect.NewRepoServiceClient(hc, url, opts...),
+		Tokens:    holdfastv1connect.NewTokenServiceClient(hc, url, opts...),
+		Upload:    holdfastv1connect.NewUploadServiceClient(hc, url, opts...),
+		Snapshots: holdfastv1connect.NewSnapshotServiceClient(hc, url, opts...),
+		// Restores receive their envelopes into pooled buffers, which
+		// the ChunkReader hands back once each is opened.
+		Chunks:      holdfastv1connect.NewChunkServiceClient(hc, url, append(opts, connect.WithCodec(rpccodec.Codec{}))...),
 		Info:        holdfastv1connect.NewInfoServiceClient(hc, url, opts...),
 		Retention:   holdfastv1connect.NewRetentionServiceClient(hc, url, opts...),
 		Replication: holdfastv1connect.NewReplicationServiceClient(hc, url, opts...),

@@ -15,6 +15,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/seal"
+	"github.com/holdfast-backup/holdfast/internal/envbuf"
 )
 
 // Read-ahead defaults of a ChunkReader (SPEC.md §12.4). The byte budget
@@ -381,6 +382,7 @@ func (cr *ChunkReader) opener() {
 		select {
 		case j := <-cr.open:
 			j.c.Err = cr.openChunk(j.c, j.env)
+			envbuf.Put(j.env) // received into a pooled buffer (rpccodec)
 			close(j.c.done)
 		case <-cr.ctx.Done():
 			return
@@ -400,6 +402,7 @@ func (cr *ChunkReader) openChunk(c *ReadChunk, env []byte) error {
 	if ferr != nil {
 		return ferr
 	}
+	defer envbuf.Put(checked)
 	return cr.openEnvelope(c, checked)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/holdfast-backup/holdfast/format"
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/tree"
+	"github.com/holdfast-backup/holdfast/internal/envbuf"
 )
 
 // bkPrev gives the previous snapshot's listing of a directory, which the
@@ -90,7 +91,9 @@ func (r *Repository) bkFetchTree(ctx context.Context, exts []tree.Extent) ([]tre
 		}
 		n := len(buf)
 		// Either type: the ID proves the bytes (SPEC.md §5.4).
-		if buf, _, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope); err != nil {
+		buf, _, err = r.Sealer.Open(buf, x.ID, stream.Msg().Envelope)
+		envbuf.Put(stream.Msg().Envelope) // a pooled buffer (rpccodec), done with
+		if err != nil {
 			return nil, fmt.Errorf("tree chunk %s: %w", x.ID.Short(), err)
 		}
 		if uint64(len(buf)-n) != x.Length {

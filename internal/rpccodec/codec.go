@@ -13,10 +13,12 @@ import (
 )
 
 // Codec is connect's binary protobuf codec ("proto") except that it
-// decodes a PutChunksRequest's envelopes of envbuf.MinClass bytes or more
-// into pooled buffers (package envbuf). The receiver hands them back with
-// Release once it is done with the envelopes; a buffer it keeps is simply
-// left to the garbage collector. Use it with connect.WithCodec.
+// decodes the envelopes of envbuf.MinClass bytes or more of a
+// PutChunksRequest (the server's upload) and of a ReadChunksResponse (the
+// client's restore) into pooled buffers (package envbuf). The receiver
+// hands them back (Release, envbuf.Put) once it is done with them; a
+// buffer it keeps is simply left to the garbage collector. Use it with
+// connect.WithCodec.
 type Codec struct{}
 
 func (Codec) Name() string   { return "proto" }
@@ -47,8 +49,15 @@ func (Codec) MarshalStable(m any) ([]byte, error) {
 }
 
 func (Codec) Unmarshal(data []byte, m any) error {
-	if req, ok := m.(*holdfastv1.PutChunksRequest); ok && decodePutChunks(data, req) {
-		return nil
+	switch m := m.(type) {
+	case *holdfastv1.PutChunksRequest:
+		if decodePutChunks(data, m) {
+			return nil
+		}
+	case *holdfastv1.ReadChunksResponse:
+		if decodeReadChunk(data, m) {
+			return nil
+		}
 	}
 	msg, err := protoMessage(m)
 	if err != nil {
@@ -76,6 +85,8 @@ const (
 	chunkIDField       = 1
 	chunkEnvField      = 2
 	chunkChecksumField = 3
+	readIDField        = 1 // ReadChunksResponse
+	readEnvField       = 2
 )
 
 // decodePutChunks decodes b into req (which must be empty) when b uses only
@@ -102,6 +113,30 @@ func decodePutChunks(b []byte, req *holdfastv1.PutChunksRequest) (ok bool) {
 			c := new(holdfastv1.Chunk)
 			req.Chunks = append(req.Chunks, c)
 			return decodeChunk(v, c)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// decodeReadChunk decodes b into resp (which must be empty) when b uses
+// only the fields of the schema, each with its wire type, and reports
+// whether it did. On false resp is left empty, its buffer back in its pool.
+func decodeReadChunk(b []byte, resp *holdfastv1.ReadChunksResponse) (ok bool) {
+	defer func() {
+		if !ok {
+			envbuf.Put(resp.Envelope)
+			proto.Reset(resp)
+		}
+	}()
+	return eachBytesField(b, func(num protowire.Number, v []byte) bool {
+		switch num {
+		case readIDField:
+			resp.Id = bytes.Clone(v)
+		case readEnvField:
+			envbuf.Put(resp.Envelope)
+			resp.Envelope = copyEnvelope(v)
 		default:
 			return false
 		}

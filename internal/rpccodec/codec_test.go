@@ -142,3 +142,31 @@ func TestOtherMessages(t *testing.T) {
 		t.Fatal("Unmarshal into *int succeeded")
 	}
 }
+
+// TestPooledReadChunk: a plain ReadChunksResponse decodes to what it
+// encoded, its envelope in a buffer of a pool class; with an unknown field
+// it decodes as proto.Unmarshal does.
+func TestPooledReadChunk(t *testing.T) {
+	want := &holdfastv1.ReadChunksResponse{Id: bytes.Repeat([]byte{9}, 32), Envelope: bytes.Repeat([]byte{8}, 1200<<10)}
+	data := marshal(t, want)
+	var got holdfastv1.ReadChunksResponse
+	if err := (Codec{}).Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(want, &got) {
+		t.Fatal("decoded message differs from the encoded one")
+	}
+	if c := cap(got.Envelope); c != 1536<<10 {
+		t.Errorf("1200 KiB envelope: cap %d, want the 1.5 MiB class", c)
+	}
+	envbuf.Put(got.Envelope)
+
+	data = protowire.AppendVarint(protowire.AppendTag(data, 7, protowire.VarintType), 1)
+	var viaProto, viaCodec holdfastv1.ReadChunksResponse
+	if err := proto.Unmarshal(data, &viaProto); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Codec{}).Unmarshal(data, &viaCodec); err != nil || !proto.Equal(&viaProto, &viaCodec) {
+		t.Fatalf("with an unknown field: %v, or decoded differently from proto.Unmarshal", err)
+	}
+}
