@@ -89,11 +89,13 @@ const (
 	readEnvField       = 2
 )
 
-// decodePutChunks decodes b into req (which must be empty) when b uses only
+// decodePutChunks decodes b into req (after emptying it) when b uses only
 // the fields of the schema, each with its wire type, and reports whether
 // it did. On false req is left empty and every buffer it took is back in
 // its pool.
 func decodePutChunks(b []byte, req *holdfastv1.PutChunksRequest) (ok bool) {
+	// As proto.Unmarshal does; what req held is not ours to give back.
+	proto.Reset(req)
 	defer func() {
 		if !ok {
 			Release(req.GetChunks())
@@ -120,10 +122,11 @@ func decodePutChunks(b []byte, req *holdfastv1.PutChunksRequest) (ok bool) {
 	})
 }
 
-// decodeReadChunk decodes b into resp (which must be empty) when b uses
+// decodeReadChunk decodes b into resp (after emptying it) when b uses
 // only the fields of the schema, each with its wire type, and reports
 // whether it did. On false resp is left empty, its buffer back in its pool.
 func decodeReadChunk(b []byte, resp *holdfastv1.ReadChunksResponse) (ok bool) {
+	proto.Reset(resp) // as in decodePutChunks
 	defer func() {
 		if !ok {
 			envbuf.Put(resp.Envelope)

@@ -149,7 +149,8 @@ func TestOtherMessages(t *testing.T) {
 func TestPooledReadChunk(t *testing.T) {
 	want := &holdfastv1.ReadChunksResponse{Id: bytes.Repeat([]byte{9}, 32), Envelope: bytes.Repeat([]byte{8}, 1200<<10)}
 	data := marshal(t, want)
-	var got holdfastv1.ReadChunksResponse
+	// Decoding replaces what the message held, as proto.Unmarshal does.
+	got := holdfastv1.ReadChunksResponse{Id: []byte("old"), Envelope: make([]byte, 5, 16<<10)}
 	if err := (Codec{}).Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
