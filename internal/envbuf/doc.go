@@ -11,6 +11,6 @@
 // them, up to format.MaxEnvelopeSize, so a buffer is at most half again the
 // envelope it holds: the old classes, four times apart, made the restore of
 // a 1.2 MiB envelope take a 4 MiB buffer. Free buffers are kept across
-// garbage collections, up to 32 MiB in all, until a minute passes without
+// garbage collections, up to 8 MiB in all, until a minute passes without
 // one coming back.
 package envbuf

@@ -14,11 +14,13 @@ const MinClass = 16 << 10
 
 const (
 	// keepBytes bounds the capacity of the buffers kept for reuse, all
-	// classes together. A stream in steady state needs about one
-	// message's worth back (an upload message is up to 8 MiB), and what
-	// is kept adds to the server's resident memory: 64 MiB saved no more
-	// CPU in the issue 5 benchmark and cost 70 MiB of peak RSS.
-	keepBytes = 32 << 20
+	// classes together: about one upload message's worth (8 MiB), what a
+	// stream in steady state needs back. Kept buffers are live heap, which
+	// the collector's target multiplies: in the issue 5 benchmark 32 MiB
+	// cost the client 55-65 MiB and the server 45-90 MiB of peak RSS during
+	// restores and saved no CPU over 8 MiB (nor did 64 over 32 during
+	// uploads).
+	keepBytes = 8 << 20
 	// keepIdle is how long kept buffers outlive the last Put: they span
 	// the gaps between the streams of one backup or restore, and an idle
 	// server gives them back.

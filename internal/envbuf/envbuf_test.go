@@ -66,10 +66,10 @@ func TestKeptAcrossGC(t *testing.T) {
 	if got := Get(3 << 20); &got[:1][0] != p {
 		t.Fatal("the buffer put back did not survive two collections")
 	}
-	for range 2 * keepBytes / (16 << 20) {
-		Put(make([]byte, 0, 16<<20))
+	for range 2 * keepBytes / (1 << 20) {
+		Put(make([]byte, 0, 1<<20))
 	}
-	if n := keptBytes(); n > keepBytes || n < keepBytes-(16<<20) {
+	if n := keptBytes(); n > keepBytes || n < keepBytes-(1<<20) {
 		t.Fatalf("kept %d bytes, bound %d", n, keepBytes)
 	}
 	kept.drop()
