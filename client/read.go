@@ -16,6 +16,7 @@ import (
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/seal"
 	"github.com/holdfast-backup/holdfast/internal/envbuf"
+	"github.com/holdfast-backup/holdfast/internal/rpccodec"
 )
 
 // Read-ahead defaults of a ChunkReader (SPEC.md §12.4). The byte budget
@@ -335,7 +336,7 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 	ctx, cancel := context.WithCancel(cr.ctx)
 	defer cancel()
 	s, err := cr.r.Chunks.ReadChunks(ctx, connect.NewRequest(&holdfastv1.ReadChunksRequest{
-		Repo: cr.r.Repo(), Ids: ids, ClientVerifies: true,
+		Repo: cr.r.Repo(), Ids: ids, ClientVerifies: true, Batch: true,
 	}))
 	if err != nil {
 		return 0, err
@@ -343,20 +344,21 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 	defer s.Close()
 	got := 0
 	for got < len(batch) && s.Receive() {
-		c := batch[got]
 		msg := s.Msg()
-		got++
-		cr.fetched.Add(1)
-		cr.bytes.Add(int64(len(msg.Envelope)))
-		if string(msg.Id) != string(c.ID[:]) {
-			c.Err = format.Corruptf("chunk %s: the server sent chunk %x instead", c.ID.Short(), msg.Id)
-			close(c.done)
-			continue
+		chunks := msg.Chunks
+		if len(chunks) == 0 { // a server that does not batch
+			chunks = []*holdfastv1.Chunk{{Id: msg.Id, Envelope: msg.Envelope}}
 		}
-		select {
-		case cr.open <- rdOpen{c, msg.Envelope}:
-		case <-cr.ctx.Done():
-			return got - 1, cr.ctx.Err()
+		for i, m := range chunks {
+			if got == len(batch) { // more than asked: not ours to open
+				rpccodec.Release(chunks[i:])
+				break
+			}
+			if err := cr.deliver(batch[got], m.Id, m.Envelope); err != nil {
+				rpccodec.Release(chunks[i:])
+				return got, err
+			}
+			got++
 		}
 	}
 	if err := s.Err(); err != nil {
@@ -366,6 +368,27 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 		return got, connect.NewError(connect.CodeUnknown, errors.New("stream ended early"))
 	}
 	return got, nil
+}
+
+// deliver hands env, received for c under id, to the openers; a chunk the
+// server sent under another ID fails with that. It fails only when the
+// reader is closed, and then c is not delivered.
+func (cr *ChunkReader) deliver(c *ReadChunk, id, env []byte) error {
+	cr.fetched.Add(1)
+	cr.bytes.Add(int64(len(env)))
+	if string(id) != string(c.ID[:]) {
+		envbuf.Put(env)
+		c.Err = format.Corruptf("chunk %s: the server sent chunk %x instead", c.ID.Short(), id)
+		close(c.done)
+		return nil
+	}
+	select {
+	case cr.open <- rdOpen{c, env}:
+		return nil
+	case <-cr.ctx.Done():
+		envbuf.Put(env)
+		return cr.ctx.Err()
+	}
 }
 
 func (cr *ChunkReader) failRest(rest []*ReadChunk, err error, fatal bool) {

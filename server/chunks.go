@@ -38,8 +38,9 @@ type ChunkService struct{ *Server }
 var _ holdfastv1connect.ChunkServiceHandler = (*ChunkService)(nil)
 
 // ReadChunks sends the envelopes of the requested chunks strictly in request
-// order. A chunk the repository does not hold ends the stream with NotFound,
-// one that cannot be rebuilt from its shards with DataLoss; both name it.
+// order, several to a message when the request sets batch. A chunk the
+// repository does not hold ends the stream with NotFound, one that cannot
+// be rebuilt from its shards with DataLoss; both name it.
 func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[holdfastv1.ReadChunksRequest], stream *connect.ServerStream[holdfastv1.ReadChunksResponse]) error {
 	const op = "ReadChunks"
 	_, repoID, err := s.auth.authorize(req.Header(), req.Msg.GetRepo(), ActRead)
@@ -59,25 +60,79 @@ func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[hold
 	}
 	ra := s.startReadAhead(ctx, cs, ids)
 	defer ra.stop() // before returning: no goroutine outlives the handler
-	for range ids {
-		j, err := ra.next()
+	send := sendOne
+	if req.Msg.GetBatch() {
+		send = sendBatch
+	}
+	for sent := 0; sent < len(ids); {
+		jobs, failed, err := gather(ra, len(ids)-sent, req.Msg.GetBatch())
 		if err != nil {
 			return toConnect(s.log, op, err)
 		}
-		if j.err != nil {
-			return s.chunkError(op, j.id, j.err)
+		if len(jobs) > 0 {
+			err = send(stream, jobs)
+			// Send marshaled the envelopes into its own buffer (or
+			// failed), so the read buffers are free again.
+			for _, j := range jobs {
+				envbuf.Put(j.env)
+				ra.release(j.size)
+			}
+			if err != nil {
+				return toConnect(s.log, op, err)
+			}
+			for _, j := range jobs {
+				s.metrics.BytesOut.Add(uint64(len(j.env)))
+			}
+			sent += len(jobs)
 		}
-		err = stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env})
-		// Send marshaled the envelope into its own buffer (or failed), so
-		// the read buffer is free again.
-		envbuf.Put(j.env)
-		if err != nil {
-			return toConnect(s.log, op, err)
+		if failed != nil {
+			return s.chunkError(op, failed.id, failed.err)
 		}
-		s.metrics.BytesOut.Add(uint64(len(j.env)))
-		ra.release(j.size)
 	}
 	return nil
+}
+
+// batchBytes bounds the envelopes of one batched ReadChunks response;
+// a larger envelope goes alone.
+const batchBytes = 1 << 20
+
+// gather waits for the next job and, when batch is set, adds the jobs
+// after it that are already read, up to batchBytes of envelopes and left
+// jobs in all. A job that failed ends the gathering and is returned apart,
+// to be reported once the jobs before it are sent.
+func gather(ra *readAhead, left int, batch bool) (jobs []*readJob, failed *readJob, err error) {
+	j, err := ra.next()
+	if err != nil {
+		return nil, nil, err
+	}
+	size := 0
+	for {
+		if j.err != nil {
+			return jobs, j, nil
+		}
+		jobs = append(jobs, j)
+		size += len(j.env)
+		if !batch || len(jobs) == left {
+			return jobs, nil, nil
+		}
+		if j = ra.ready(); j == nil || (j.err == nil && size+len(j.env) > batchBytes) {
+			return jobs, nil, nil // j, if any, stays first in line
+		}
+		ra.take()
+	}
+}
+
+func sendOne(stream *connect.ServerStream[holdfastv1.ReadChunksResponse], jobs []*readJob) error {
+	j := jobs[0]
+	return stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env})
+}
+
+func sendBatch(stream *connect.ServerStream[holdfastv1.ReadChunksResponse], jobs []*readJob) error {
+	chunks := make([]*holdfastv1.Chunk, len(jobs))
+	for i, j := range jobs {
+		chunks[i] = &holdfastv1.Chunk{Id: j.id[:], Envelope: j.env}
+	}
+	return stream.Send(&holdfastv1.ReadChunksResponse{Chunks: chunks})
 }
 
 // chunkError maps a per-chunk error and makes sure the message names the
@@ -113,6 +168,7 @@ type readAhead struct {
 	order    chan *readJob
 	inflight atomic.Int64  // reserved bytes not yet sent
 	wake     chan struct{} // the sender freed budget
+	head     *readJob      // taken from order by ready, not yet sent
 }
 
 func (s *ChunkService) startReadAhead(ctx context.Context, cs *repo.ChunkStream, ids []format.ID) *readAhead {
@@ -210,14 +266,17 @@ func (ra *readAhead) release(n int64) {
 
 // next returns the next job in request order once it is read.
 func (ra *readAhead) next() (*readJob, error) {
-	var j *readJob
-	select {
-	case j = <-ra.order:
-	case <-ra.ctx.Done():
-		return nil, ra.ctx.Err()
-	}
-	if j == nil { // closed early: only when ctx ended
-		return nil, context.Cause(ra.ctx)
+	j := ra.head
+	ra.head = nil
+	if j == nil {
+		select {
+		case j = <-ra.order:
+		case <-ra.ctx.Done():
+			return nil, ra.ctx.Err()
+		}
+		if j == nil { // closed early: only when ctx ended
+			return nil, context.Cause(ra.ctx)
+		}
 	}
 	select {
 	case <-j.done:
@@ -226,6 +285,31 @@ func (ra *readAhead) next() (*readJob, error) {
 		return nil, ra.ctx.Err()
 	}
 }
+
+// ready returns the next job in request order if it is already read, and
+// nil if it is not (or none is queued), without waiting. The job stays
+// first in line until take (or next) takes it.
+func (ra *readAhead) ready() *readJob {
+	if ra.head == nil {
+		select {
+		case j := <-ra.order:
+			ra.head = j // nil if closed
+		default:
+		}
+		if ra.head == nil {
+			return nil
+		}
+	}
+	select {
+	case <-ra.head.done:
+		return ra.head
+	default:
+		return nil
+	}
+}
+
+// take takes the job that ready returned.
+func (ra *readAhead) take() { ra.head = nil }
 
 // stop cancels the workers and waits for them to exit.
 func (ra *readAhead) stop() {

@@ -77,7 +77,7 @@ func protoMessage(m any) (proto.Message, error) {
 	return msg, nil
 }
 
-// Field numbers of upload.proto.
+// Field numbers of upload.proto and chunk.proto.
 const (
 	putRepoField       = 1
 	putSessionField    = 2
@@ -87,6 +87,7 @@ const (
 	chunkChecksumField = 3
 	readIDField        = 1 // ReadChunksResponse
 	readEnvField       = 2
+	readChunksField    = 3
 )
 
 // decodePutChunks decodes b into req (after emptying it) when b uses only
@@ -130,6 +131,7 @@ func decodeReadChunk(b []byte, resp *holdfastv1.ReadChunksResponse) (ok bool) {
 	defer func() {
 		if !ok {
 			envbuf.Put(resp.Envelope)
+			Release(resp.GetChunks())
 			proto.Reset(resp)
 		}
 	}()
@@ -140,6 +142,10 @@ func decodeReadChunk(b []byte, resp *holdfastv1.ReadChunksResponse) (ok bool) {
 		case readEnvField:
 			envbuf.Put(resp.Envelope)
 			resp.Envelope = copyEnvelope(v)
+		case readChunksField:
+			c := new(holdfastv1.Chunk)
+			resp.Chunks = append(resp.Chunks, c)
+			return decodeChunk(v, c)
 		default:
 			return false
 		}

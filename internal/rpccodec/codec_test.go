@@ -171,3 +171,40 @@ func TestPooledReadChunk(t *testing.T) {
 		t.Fatalf("with an unknown field: %v, or decoded differently from proto.Unmarshal", err)
 	}
 }
+
+// TestPooledReadChunkBatch: a batched ReadChunksResponse decodes to what
+// it encoded, its large envelopes in pool-class buffers and its small ones
+// in allocations of their own size; a batch with a damaged chunk decodes
+// as proto.Unmarshal does (here: refused).
+func TestPooledReadChunkBatch(t *testing.T) {
+	want := &holdfastv1.ReadChunksResponse{Chunks: []*holdfastv1.Chunk{
+		{Id: bytes.Repeat([]byte{1}, 32), Envelope: bytes.Repeat([]byte{2}, 8<<10)},
+		{Id: bytes.Repeat([]byte{3}, 32), Envelope: bytes.Repeat([]byte{4}, 100<<10)},
+		{Id: bytes.Repeat([]byte{5}, 32), Envelope: []byte("tiny")},
+	}}
+	data := marshal(t, want)
+	got := holdfastv1.ReadChunksResponse{Id: []byte("old"), Chunks: []*holdfastv1.Chunk{{Id: []byte("stale")}}}
+	if err := (Codec{}).Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(want, &got) {
+		t.Fatal("decoded message differs from the encoded one")
+	}
+	if c := cap(got.Chunks[1].Envelope); c != 128<<10 {
+		t.Errorf("100 KiB envelope: cap %d, want the 128 KiB class", c)
+	}
+	if c := cap(got.Chunks[0].Envelope); c != 8<<10 {
+		t.Errorf("8 KiB envelope: cap %d, want its own 8 KiB", c)
+	}
+	Release(got.Chunks)
+	if got.Chunks[1].Envelope != nil {
+		t.Error("Release left an envelope in place")
+	}
+
+	// The second chunk's envelope declares more bytes than follow.
+	bad := bytes.Clone(data[:len(data)-20])
+	var viaCodec holdfastv1.ReadChunksResponse
+	if proto.Unmarshal(bad, new(holdfastv1.ReadChunksResponse)) == nil || (Codec{}).Unmarshal(bad, &viaCodec) == nil {
+		t.Fatal("a truncated batch decoded")
+	}
+}

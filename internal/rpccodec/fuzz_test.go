@@ -53,9 +53,20 @@ func FuzzReadChunksCodec(f *testing.F) {
 	f.Add(plain[:40])
 	f.Add(protowire.AppendVarint(protowire.AppendTag(bytes.Clone(plain), 3, protowire.VarintType), 1))
 	f.Add(protowire.AppendBytes(protowire.AppendTag(bytes.Clone(plain), 2, protowire.BytesType), []byte("again")))
+	batch, err := proto.Marshal(&holdfastv1.ReadChunksResponse{Chunks: []*holdfastv1.Chunk{
+		{Id: bytes.Repeat([]byte{3}, 32), Envelope: bytes.Repeat([]byte{4}, 200)},
+		{Id: []byte{5}, Envelope: []byte("small")},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(batch)
+	f.Add(batch[:len(batch)-3])
+	f.Add(append(bytes.Clone(plain), batch...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got := decodesAsProto[holdfastv1.ReadChunksResponse](t, data)
 		envbuf.Put(got.GetEnvelope())
+		Release(got.GetChunks())
 	})
 }
 

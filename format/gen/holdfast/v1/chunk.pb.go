@@ -33,8 +33,14 @@ type ReadChunksRequest struct {
 	// without this flag; the server then verifies it, rebuilds it from the
 	// other shards if it is damaged, and reports the damage (SPEC.md §12.4).
 	ClientVerifies bool `protobuf:"varint,3,opt,name=client_verifies,json=clientVerifies,proto3" json:"client_verifies,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The caller takes several chunks per response, in `chunks`: the server
+	// puts into one message the next chunks it has already read, up to
+	// 1 MiB of envelopes (a larger envelope goes alone), instead of one
+	// message, flush and frame per chunk (SPEC.md §12.4). A caller that
+	// leaves it unset gets one chunk per message in `id` and `envelope`.
+	Batch         bool `protobuf:"varint,4,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReadChunksRequest) Reset() {
@@ -88,10 +94,22 @@ func (x *ReadChunksRequest) GetClientVerifies() bool {
 	return false
 }
 
+func (x *ReadChunksRequest) GetBatch() bool {
+	if x != nil {
+		return x.Batch
+	}
+	return false
+}
+
 type ReadChunksResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Envelope      []byte                 `protobuf:"bytes,2,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One chunk, unless the request set batch.
+	Id       []byte `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Envelope []byte `protobuf:"bytes,2,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// With batch: the next chunks in request order, at least one, each with
+	// its id and envelope (the upload's Chunk message; checksum unset); id
+	// and envelope above are then empty.
+	Chunks        []*Chunk `protobuf:"bytes,3,rep,name=chunks,proto3" json:"chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,18 +158,27 @@ func (x *ReadChunksResponse) GetEnvelope() []byte {
 	return nil
 }
 
+func (x *ReadChunksResponse) GetChunks() []*Chunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
 var File_holdfast_v1_chunk_proto protoreflect.FileDescriptor
 
 const file_holdfast_v1_chunk_proto_rawDesc = "" +
 	"\n" +
-	"\x17holdfast/v1/chunk.proto\x12\vholdfast.v1\"b\n" +
+	"\x17holdfast/v1/chunk.proto\x12\vholdfast.v1\x1a\x18holdfast/v1/upload.proto\"x\n" +
 	"\x11ReadChunksRequest\x12\x12\n" +
 	"\x04repo\x18\x01 \x01(\tR\x04repo\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\fR\x03ids\x12'\n" +
-	"\x0fclient_verifies\x18\x03 \x01(\bR\x0eclientVerifies\"@\n" +
+	"\x0fclient_verifies\x18\x03 \x01(\bR\x0eclientVerifies\x12\x14\n" +
+	"\x05batch\x18\x04 \x01(\bR\x05batch\"l\n" +
 	"\x12ReadChunksResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1a\n" +
-	"\benvelope\x18\x02 \x01(\fR\benvelope2d\n" +
+	"\benvelope\x18\x02 \x01(\fR\benvelope\x12*\n" +
+	"\x06chunks\x18\x03 \x03(\v2\x12.holdfast.v1.ChunkR\x06chunks2d\n" +
 	"\fChunkService\x12T\n" +
 	"\n" +
 	"ReadChunks\x12\x1e.holdfast.v1.ReadChunksRequest\x1a\x1f.holdfast.v1.ReadChunksResponse\"\x03\x90\x02\x010\x01B\xb1\x01\n" +
@@ -174,15 +201,17 @@ var file_holdfast_v1_chunk_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_holdfast_v1_chunk_proto_goTypes = []any{
 	(*ReadChunksRequest)(nil),  // 0: holdfast.v1.ReadChunksRequest
 	(*ReadChunksResponse)(nil), // 1: holdfast.v1.ReadChunksResponse
+	(*Chunk)(nil),              // 2: holdfast.v1.Chunk
 }
 var file_holdfast_v1_chunk_proto_depIdxs = []int32{
-	0, // 0: holdfast.v1.ChunkService.ReadChunks:input_type -> holdfast.v1.ReadChunksRequest
-	1, // 1: holdfast.v1.ChunkService.ReadChunks:output_type -> holdfast.v1.ReadChunksResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: holdfast.v1.ReadChunksResponse.chunks:type_name -> holdfast.v1.Chunk
+	0, // 1: holdfast.v1.ChunkService.ReadChunks:input_type -> holdfast.v1.ReadChunksRequest
+	1, // 2: holdfast.v1.ChunkService.ReadChunks:output_type -> holdfast.v1.ReadChunksResponse
+	2, // [2:3] is the sub-list for method output_type
+	1, // [1:2] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_holdfast_v1_chunk_proto_init() }
@@ -190,6 +219,7 @@ func file_holdfast_v1_chunk_proto_init() {
 	if File_holdfast_v1_chunk_proto != nil {
 		return
 	}
+	file_holdfast_v1_upload_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
