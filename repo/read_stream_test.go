@@ -135,3 +135,59 @@ func TestChunkStreamAfterRepack(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkStreamReadSpan reads runs of side-by-side chunks with one span
+// read each and finds every record at its place; locations that are not
+// in ascending order in one pack are refused as invalid.
+func TestChunkStreamReadSpan(t *testing.T) {
+	r, repoID, chunks := streamFixture(t)
+	s, err := r.NewChunkStream(repoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locs := make([]indexkey.ChunkLoc, len(chunks))
+	ids := make([]format.ID, len(chunks))
+	for i, c := range chunks {
+		if locs[i], err = s.Locate(c.id); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = c.id
+	}
+	ctx := context.Background()
+	spans := 0
+	for start := 0; start < len(chunks); {
+		end := start + 1
+		for end < len(chunks) && locs[end].Pack == locs[start].Pack {
+			end++
+		}
+		span, err := s.ReadSpan(ctx, ids[start:end], locs[start:end], nil)
+		if err != nil {
+			t.Fatalf("chunks %d..%d: %v", start, end, err)
+		}
+		for i := start; i < end; i++ {
+			at := locs[i].Offset - locs[start].Offset
+			if !bytes.Equal(span[at:at+uint64(locs[i].Length)], chunks[i].envelope) {
+				t.Fatalf("chunk %d: wrong bytes at its place in the span", i)
+			}
+		}
+		spans++
+		start = end
+	}
+	if spans < 2 || spans > len(chunks)/4 {
+		t.Fatalf("%d spans for %d chunks; the fixture packs them side by side in several packs", spans, len(chunks))
+	}
+
+	var other int
+	for other = 1; locs[other].Pack == locs[0].Pack; other++ {
+	}
+	for name, pick := range map[string][]int{"reversed": {1, 0}, "repeated": {0, 0}, "two packs": {0, other}} {
+		var i2 []format.ID
+		var l2 []indexkey.ChunkLoc
+		for _, i := range pick {
+			i2, l2 = append(i2, ids[i]), append(l2, locs[i])
+		}
+		if _, err := s.ReadSpan(ctx, i2, l2, nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}

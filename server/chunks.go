@@ -32,6 +32,10 @@ const (
 // can check that a cancelled stream leaves none behind.
 var readAheadLive atomic.Int64
 
+// spanReads counts the runs of chunks read with one span read, so tests
+// can check that side-by-side chunks are read together.
+var spanReads atomic.Int64
+
 // ChunkService streams sealed chunks back for restores.
 type ChunkService struct{ *Server }
 
@@ -178,17 +182,50 @@ func (s *ChunkService) startReadAhead(ctx context.Context, cs *repo.ChunkStream,
 		order: make(chan *readJob, readAheadChunks),
 		wake:  make(chan struct{}, 1),
 	}
-	work := make(chan *readJob)
+	work := make(chan []*readJob)
 	ra.spawn(func() { ra.dispatch(cs, ids, work) })
 	for range ReadAheadWorkers {
 		ra.spawn(func() {
-			for j := range work {
-				j.env, j.err = cs.ReadAt(ctx, j.id, j.loc, envbuf.Get(int(j.loc.Length)))
-				close(j.done)
+			for run := range work {
+				readRun(ctx, cs, run)
 			}
 		})
 	}
 	return ra
+}
+
+// readRun reads the chunks of run, which lie side by side in one pack,
+// with one span read, and each chunk alone if that fails (or the run is
+// a single chunk): ReadAt retries stale locations and names the chunk
+// that cannot be read.
+func readRun(ctx context.Context, cs *repo.ChunkStream, run []*readJob) {
+	var span []byte
+	if len(run) > 1 {
+		ids := make([]format.ID, len(run))
+		locs := make([]indexkey.ChunkLoc, len(run))
+		for i, j := range run {
+			ids[i], locs[i] = j.id, j.loc
+		}
+		last := locs[len(locs)-1]
+		buf := envbuf.Get(int(last.Offset - locs[0].Offset + uint64(last.Length)))
+		var err error
+		if span, err = cs.ReadSpan(ctx, ids, locs, buf); err != nil {
+			envbuf.Put(buf)
+			span = nil
+		} else {
+			spanReads.Add(1)
+		}
+	}
+	for _, j := range run {
+		if span != nil {
+			at := j.loc.Offset - run[0].loc.Offset
+			j.env = append(envbuf.Get(int(j.loc.Length)), span[at:at+uint64(j.loc.Length)]...)
+		} else {
+			j.env, j.err = cs.ReadAt(ctx, j.id, j.loc, envbuf.Get(int(j.loc.Length)))
+		}
+		close(j.done)
+	}
+	envbuf.Put(span)
 }
 
 func (ra *readAhead) spawn(f func()) {
@@ -201,40 +238,101 @@ func (ra *readAhead) spawn(f func()) {
 	}()
 }
 
+// Runs of ReadChunks: chunks that lie side by side in one pack (a source
+// tree's files, uploaded together) are read with one span read of at most
+// runBytes, skipping gaps of at most runGap bytes (chunks left out of the
+// request), instead of a store read each.
+const (
+	runBytes = 1 << 20
+	runGap   = 16 << 10
+)
+
 // dispatch feeds jobs in request order. It locates each chunk before the
 // read, so the budget holds before bytes arrive and the worker reads
-// without a second lookup. It stops at the first chunk the index lacks:
-// the sender ends the stream there.
-func (ra *readAhead) dispatch(cs *repo.ChunkStream, ids []format.ID, work chan<- *readJob) {
+// without a second lookup, and it gathers chunks that lie side by side
+// into runs. It stops at the first chunk the index lacks: the sender ends
+// the stream there.
+//
+// The sender waits for the jobs of a run that is still being gathered, so
+// the dispatcher hands the run to the workers before anything that could
+// block: the budget, a full order queue, a chunk that does not join it.
+func (ra *readAhead) dispatch(cs *repo.ChunkStream, ids []format.ID, work chan<- []*readJob) {
 	defer close(work)
 	defer close(ra.order)
+	var run []*readJob
+	flush := func() bool {
+		if len(run) == 0 {
+			return true
+		}
+		select {
+		case work <- run:
+			run = nil
+			return true
+		case <-ra.ctx.Done():
+			return false
+		}
+	}
+	defer flush()
 	for _, id := range ids {
 		j := &readJob{id: id, done: make(chan struct{})}
 		loc, err := cs.Locate(id)
 		if err != nil {
 			j.err = err
 			close(j.done)
-			select {
-			case ra.order <- j:
-			case <-ra.ctx.Done():
+			if flush() {
+				ra.queue(j)
 			}
 			return
 		}
 		j.loc, j.size = loc, int64(loc.Length)
-		if !ra.reserve(j.size) {
+		if !joins(run, loc) && !flush() {
+			return
+		}
+		if !ra.tryReserve(j.size) && (!flush() || !ra.reserve(j.size)) {
 			return
 		}
 		select {
 		case ra.order <- j:
-		case <-ra.ctx.Done():
-			return
+		default:
+			if !flush() || !ra.queue(j) {
+				return
+			}
 		}
-		select {
-		case work <- j:
-		case <-ra.ctx.Done():
-			return
-		}
+		run = append(run, j)
 	}
+}
+
+// joins reports whether a chunk at loc can join run: same pack, after the
+// run's last chunk by at most runGap, the span within runBytes.
+func joins(run []*readJob, loc indexkey.ChunkLoc) bool {
+	if len(run) == 0 {
+		return true
+	}
+	first, last := run[0].loc, run[len(run)-1].loc
+	end := last.Offset + uint64(last.Length)
+	return loc.Pack == first.Pack && loc.Offset >= end && loc.Offset-end <= runGap &&
+		loc.Offset+uint64(loc.Length)-first.Offset <= runBytes
+}
+
+// queue puts j in line for the sender, waiting if the line is full.
+func (ra *readAhead) queue(j *readJob) bool {
+	select {
+	case ra.order <- j:
+		return true
+	case <-ra.ctx.Done():
+		return false
+	}
+}
+
+// tryReserve is reserve without waiting: it reports whether n more bytes
+// fit the budget now.
+func (ra *readAhead) tryReserve(n int64) bool {
+	cur := ra.inflight.Load()
+	if cur == 0 || cur+n <= ReadAheadBytes {
+		ra.inflight.Add(n)
+		return true
+	}
+	return false
 }
 
 // reserve waits until n more bytes fit the budget. A chunk always fits when
@@ -242,9 +340,7 @@ func (ra *readAhead) dispatch(cs *repo.ChunkStream, ids []format.ID, work chan<-
 // Only the dispatcher adds, so the check and the add cannot race.
 func (ra *readAhead) reserve(n int64) bool {
 	for {
-		cur := ra.inflight.Load()
-		if cur == 0 || cur+n <= ReadAheadBytes {
-			ra.inflight.Add(n)
+		if ra.tryReserve(n) {
 			return true
 		}
 		select {
