@@ -64,36 +64,54 @@ func (s *ChunkService) ReadChunks(ctx context.Context, req *connect.Request[hold
 	}
 	ra := s.startReadAhead(ctx, cs, ids)
 	defer ra.stop() // before returning: no goroutine outlives the handler
-	send := sendOne
-	if req.Msg.GetBatch() {
-		send = sendBatch
-	}
+	batch := req.Msg.GetBatch()
 	for sent := 0; sent < len(ids); {
-		jobs, failed, err := gather(ra, len(ids)-sent, req.Msg.GetBatch())
+		jobs, failed, err := gather(ra, len(ids)-sent, batch)
 		if err != nil {
 			return toConnect(s.log, op, err)
 		}
-		if len(jobs) > 0 {
-			err = send(stream, jobs)
-			// Send marshaled the envelopes into its own buffer (or
-			// failed), so the read buffers are free again.
-			for _, j := range jobs {
-				envbuf.Put(j.env)
-				ra.release(j.size)
-			}
-			if err != nil {
-				return toConnect(s.log, op, err)
-			}
-			for _, j := range jobs {
-				s.metrics.BytesOut.Add(uint64(len(j.env)))
-			}
-			sent += len(jobs)
+		if err := s.send(stream, ra, jobs, batch); err != nil {
+			return toConnect(s.log, op, err)
 		}
+		sent += len(jobs)
 		if failed != nil {
 			return s.chunkError(op, failed.id, failed.err)
 		}
 	}
 	return nil
+}
+
+// send sends jobs, in one message each or, with batch, all in one, then
+// hands their read buffers back and returns their bytes to the budget:
+// Send has marshaled the envelopes into its own buffer (or failed).
+func (s *ChunkService) send(stream *connect.ServerStream[holdfastv1.ReadChunksResponse], ra *readAhead, jobs []*readJob, batch bool) error {
+	var err error
+	switch {
+	case len(jobs) == 0:
+		return nil
+	case batch:
+		chunks := make([]*holdfastv1.Chunk, len(jobs))
+		for i, j := range jobs {
+			chunks[i] = &holdfastv1.Chunk{Id: j.id[:], Envelope: j.env}
+		}
+		err = stream.Send(&holdfastv1.ReadChunksResponse{Chunks: chunks})
+	default:
+		for _, j := range jobs {
+			if err = stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env}); err != nil {
+				break
+			}
+		}
+	}
+	var n uint64
+	for _, j := range jobs {
+		n += uint64(len(j.env))
+		envbuf.Put(j.env)
+		ra.release(j.size)
+	}
+	if err == nil {
+		s.metrics.BytesOut.Add(n)
+	}
+	return err
 }
 
 // batchBytes bounds the envelopes of one batched ReadChunks response;
@@ -124,19 +142,6 @@ func gather(ra *readAhead, left int, batch bool) (jobs []*readJob, failed *readJ
 		}
 		ra.take()
 	}
-}
-
-func sendOne(stream *connect.ServerStream[holdfastv1.ReadChunksResponse], jobs []*readJob) error {
-	j := jobs[0]
-	return stream.Send(&holdfastv1.ReadChunksResponse{Id: j.id[:], Envelope: j.env})
-}
-
-func sendBatch(stream *connect.ServerStream[holdfastv1.ReadChunksResponse], jobs []*readJob) error {
-	chunks := make([]*holdfastv1.Chunk, len(jobs))
-	for i, j := range jobs {
-		chunks[i] = &holdfastv1.Chunk{Id: j.id[:], Envelope: j.env}
-	}
-	return stream.Send(&holdfastv1.ReadChunksResponse{Chunks: chunks})
 }
 
 // chunkError maps a per-chunk error and makes sure the message names the
