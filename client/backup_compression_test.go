@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -51,7 +52,13 @@ func TestBackupCompression(t *testing.T) {
 	ctx := context.Background()
 	srv := newBkServer(t)
 	dir := t.TempDir()
-	text := bytes.Repeat([]byte("all work and no play makes a backup dull\n"), 60000) // 2.4 MiB
+	// Numbered lines: compressible, but no two chunks alike whatever the
+	// repository's chunker key (a repeated line gave identical chunks for
+	// some keys, and the deduplicated upload looked compressed).
+	var text []byte
+	for i := range 60000 {
+		text = fmt.Appendf(text, "all work and no play makes a backup dull, line %d\n", i) // 3 MiB
+	}
 	random := bkRandom(7, 1<<20)
 	bkWrite(t, filepath.Join(dir, "text"), text)
 	bkWrite(t, filepath.Join(dir, "random"), random)
