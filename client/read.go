@@ -355,7 +355,7 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 				break
 			}
 			if err := cr.deliver(batch[got], m.Id, m.Envelope); err != nil {
-				rpccodec.Release(chunks[i:])
+				rpccodec.Release(chunks[i+1:]) // deliver gave m's back
 				return got, err
 			}
 			got++
@@ -372,7 +372,8 @@ func (cr *ChunkReader) stream(batch []*ReadChunk) (int, error) {
 
 // deliver hands env, received for c under id, to the openers; a chunk the
 // server sent under another ID fails with that. It fails only when the
-// reader is closed, and then c is not delivered.
+// reader is closed, and then c is not delivered. Either way env is no
+// longer the caller's: an opener or deliver hands its buffer back.
 func (cr *ChunkReader) deliver(c *ReadChunk, id, env []byte) error {
 	cr.fetched.Add(1)
 	cr.bytes.Add(int64(len(env)))
