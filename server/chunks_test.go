@@ -173,6 +173,16 @@ func TestReadChunksDataLoss(t *testing.T) {
 	}
 }
 
+// storeHandles maps the fixture's store IDs to its stores, as
+// repotest.DamageRecord wants them.
+func (f *upFixture) storeHandles() map[uint16]backend.Backend {
+	stores := map[uint16]backend.Backend{}
+	for _, s := range f.stores {
+		stores[s.ID] = s.Backend
+	}
+	return stores
+}
+
 // TestReadChunksClientVerifies damages the record of one chunk in its data
 // shard. A caller that verifies envelopes itself (client_verifies) gets
 // the stored bytes, damage included: the server no longer checks them.
@@ -182,10 +192,7 @@ func TestReadChunksClientVerifies(t *testing.T) {
 	ctx := context.Background()
 	f := newUpFixture(t, upOptions{})
 	chunks := storeFakeChunks(t, f, 4, 4<<10)
-	stores := map[uint16]backend.Backend{}
-	for _, s := range f.stores {
-		stores[s.ID] = s.Backend
-	}
+	stores := f.storeHandles()
 	if !repotest.DamageRecord(t, f.eng, f.repo, chunks[0].id, stores) {
 		t.Fatal("the first record spans two data shards")
 	}
@@ -377,10 +384,7 @@ func TestReadChunksRunDamaged(t *testing.T) {
 	ctx := context.Background()
 	f := newUpFixture(t, upOptions{})
 	chunks := storeFakeChunks(t, f, 40, 4<<10)
-	stores := map[uint16]backend.Backend{}
-	for _, s := range f.stores {
-		stores[s.ID] = s.Backend
-	}
+	stores := f.storeHandles()
 	bad := -1
 	for i := 10; i < 30 && bad < 0; i++ {
 		if repotest.DamageRecord(t, f.eng, f.repo, chunks[i].id, stores) {
