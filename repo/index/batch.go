@@ -15,6 +15,9 @@ import (
 type Batch struct {
 	b   *pebble.Batch
 	err error
+
+	presence *presence
+	chunks   []chunkOp // the chunk puts and deletes, for presence
 }
 
 // NewBatch returns an empty batch. Commit or Close it.
@@ -22,7 +25,7 @@ func (x *Index) NewBatch() *Batch {
 	if x.check() != nil {
 		return &Batch{err: ErrClosed}
 	}
-	return &Batch{b: x.db.NewBatch()}
+	return &Batch{b: x.db.NewBatch(), presence: x.presence}
 }
 
 // Err returns the first error a setter met, or nil.
@@ -56,7 +59,8 @@ func (b *Batch) Commit(sync bool) error {
 	if sync {
 		wo = pebble.Sync
 	}
-	if err := b.b.Commit(wo); err != nil {
+	err := b.presence.commit(b.chunks, func() error { return b.b.Commit(wo) })
+	if err != nil {
 		return fmt.Errorf("index: commit: %w", err)
 	}
 	return nil
@@ -69,9 +73,18 @@ func (b *Batch) Close() {
 	}
 }
 
+// noteChunk remembers a chunk put or delete for the presence table, once
+// the write is in the batch.
+func (b *Batch) noteChunk(repo uint32, id format.ID, del bool) {
+	if b.presence != nil && b.err == nil {
+		b.chunks = append(b.chunks, chunkOp{chunkRef{repo, id}, del})
+	}
+}
+
 func (b *Batch) release() {
 	_ = b.b.Close() // only fails for an indexed batch, which we never make
 	b.b = nil
+	b.chunks = nil
 	if b.err == nil {
 		b.err = ErrClosed
 	}
@@ -130,6 +143,7 @@ func (b *Batch) del(k []byte) {
 func (b *Batch) PutChunk(repo uint32, id format.ID, loc indexkey.ChunkLoc) {
 	if b.ok(repo) {
 		set(b, indexkey.ChunkKey(repo, id), indexkey.EncodeChunkLoc, loc)
+		b.noteChunk(repo, id, false)
 	}
 }
 
@@ -137,6 +151,7 @@ func (b *Batch) PutChunk(repo uint32, id format.ID, loc indexkey.ChunkLoc) {
 func (b *Batch) DeleteChunk(repo uint32, id format.ID) {
 	if b.ok(repo) {
 		b.del(indexkey.ChunkKey(repo, id))
+		b.noteChunk(repo, id, true)
 	}
 }
 

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,6 +28,8 @@ type Index struct {
 	repoMu sync.Mutex
 
 	scratch sync.Pool // *scratch, for Missing and Lookup
+
+	presence *presence // nil when Options.PresenceMemory < 0
 }
 
 // Open opens the index in dir, creating dir and an empty index if needed.
@@ -55,7 +58,16 @@ func Open(dir string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("index: open: %w", err), lock.Close())
 	}
-	return &Index{db: db, lock: lock}, nil
+	x := &Index{db: db, lock: lock}
+	if opts.PresenceMemory > 0 {
+		x.presence = newPresence(opts.PresenceMemory, opts.Logger.With("component", "presence"))
+		x.presence.snapshot = db.NewSnapshot
+		x.presence.build = func(ctx context.Context, snap *pebble.Snapshot) (*ptable, error) {
+			return buildPresence(ctx, snap, dir, opts.PresenceMemory)
+		}
+		removeStalePresence(dir)
+	}
+	return x, nil
 }
 
 // isLockConflict reports whether an error from pebble.LockDirectory means
@@ -78,6 +90,7 @@ func (x *Index) Close() error {
 	if !x.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	x.presence.close() // before the DB: a build holds a snapshot
 	err := x.db.Close()
 	if lerr := x.lock.Close(); err == nil {
 		err = lerr

@@ -15,19 +15,31 @@ import (
 // is appended twice), and returns the extended slice. It only tests
 // presence: values are not read.
 //
-// This is the upload hot path. It sorts a permutation of ids and walks one
-// iterator through them in ascending key order with SeekPrefixGE, which
-// consults each table's bloom filter before reading a block, so the usual
-// answer for an absent ID costs no data block read, and consecutive seeks
-// move forward only. Apart from per-call setup it allocates nothing.
+// This is the upload hot path. It sorts a permutation of ids and answers
+// from the presence table (presence.go) once one is built: a Bloom filter
+// probe for most absent IDs, one small read of a sorted file for the
+// rest, many reads to a system call. Until then, and whenever the table
+// cannot answer, it walks one Pebble iterator through the IDs in
+// ascending key order with SeekPrefixGE, which consults each table's
+// bloom filter before reading a block, so an absent ID usually costs no
+// data block read, and consecutive seeks move forward only.
 func (x *Index) Missing(repo uint32, ids []format.ID, missing []format.ID) ([]format.ID, error) {
 	if len(ids) == 0 {
 		return missing, x.check()
 	}
+	if err := x.check(); err != nil {
+		return missing, err
+	}
+	if repo == 0 {
+		return missing, fmt.Errorf("%w: repository ID 0", ErrInvalid)
+	}
 	s := x.getScratch(len(ids))
 	defer x.scratch.Put(s)
-	if err := x.walk(repo, ids, s, nil); err != nil {
-		return missing, err
+	sortIDs(ids, s)
+	if !x.presence.lookup(repo, ids, s) {
+		if err := x.walkSorted(repo, ids, s, nil); err != nil {
+			return missing, err
+		}
 	}
 	have := s.have
 	for i := range ids {
@@ -75,6 +87,7 @@ type scratch struct {
 	counts []int32  // sortIDs' bucket boundaries
 	have   []uint64 // Missing: bit i set when ids[i] is present
 	key    [indexkey.IDKeyLen]byte
+	p      pscratch // Missing's presence path
 }
 
 func (x *Index) getScratch(n int) *scratch {
@@ -95,7 +108,7 @@ func (x *Index) getScratch(n int) *scratch {
 // positioned on the ID's key. A duplicate ID is seeked once.
 func (x *Index) walk(repo uint32, ids []format.ID, s *scratch,
 	visit func(i int, it *pebble.Iterator, found bool) error,
-) (err error) {
+) error {
 	if err := x.check(); err != nil {
 		return err
 	}
@@ -103,6 +116,13 @@ func (x *Index) walk(repo uint32, ids []format.ID, s *scratch,
 		return fmt.Errorf("%w: repository ID 0", ErrInvalid)
 	}
 	sortIDs(ids, s)
+	return x.walkSorted(repo, ids, s, visit)
+}
+
+// walkSorted is walk with s.order already sorted.
+func (x *Index) walkSorted(repo uint32, ids []format.ID, s *scratch,
+	visit func(i int, it *pebble.Iterator, found bool) error,
+) (err error) {
 	order := s.order
 
 	lo, hi := indexkey.RepoPrefix(indexkey.SpaceChunk, repo)

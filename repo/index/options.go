@@ -28,6 +28,11 @@ const (
 	// MiB more.
 	DefaultMemTableSize = 16 << 20
 
+	// DefaultPresenceMemory bounds the presence table's fences and
+	// filters: 1.75 bytes a chunk at full resolution, so 64 MiB serves
+	// 38 million chunks before spans lengthen and filters thin out.
+	DefaultPresenceMemory = 64 << 20
+
 	// MinMemTableSize and MaxMemTableSize bound Options.MemTableSize.
 	MinMemTableSize = 4 << 20
 	MaxMemTableSize = 256 << 20
@@ -55,6 +60,12 @@ type Options struct {
 	// MaxMemTableSize].
 	MemTableSize int
 
+	// PresenceMemory bounds the memory of the presence table that answers
+	// Missing (its fences and filters; SPEC.md §11.6); 0 means
+	// DefaultPresenceMemory. Negative turns the table off: Missing then
+	// always asks Pebble.
+	PresenceMemory int64
+
 	// Logger receives Pebble's messages: its errors and write stalls at
 	// warn level, routine messages at debug level. nil discards them.
 	Logger *slog.Logger
@@ -66,6 +77,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.PresenceMemory == 0 {
+		o.PresenceMemory = DefaultPresenceMemory
 	}
 	if o.CacheSize < 0 {
 		return o, fmt.Errorf("%w: cache size %d", ErrInvalid, o.CacheSize)

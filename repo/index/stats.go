@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"time"
 )
 
 // Stats is a summary of Pebble's metrics, for monitoring and for the
@@ -21,6 +22,23 @@ type Stats struct {
 	CompactionsNow   int64 // in progress
 	CompactionDebtMB uint64
 	Flushes          int64
+
+	Presence PresenceStats
+}
+
+// PresenceStats describe the presence table (SPEC.md §11.6).
+type PresenceStats struct {
+	Ready     bool          // a table is installed: Missing answers from it
+	Ring      bool          // its reads go through io_uring (else pread)
+	Entries   int64         // chunk IDs in the installed table
+	Memory    int64         // its fences and filters, in bytes
+	Delta     int           // chunks put or deleted since its snapshot
+	Builds    int64         // tables built since Open
+	Errors    int64         // builds that failed
+	Drops     int64         // tables dropped (delta overflow, read error)
+	LastBuild time.Duration // how long the last build took
+	Answered  int64         // IDs Missing answered from presence
+	Reads     int64         // table reads those answers took
 }
 
 // Stats returns a snapshot of the index's metrics.
@@ -44,6 +62,7 @@ func (x *Index) Stats() (Stats, error) {
 		CompactionsNow:   m.Compact.NumInProgress,
 		CompactionDebtMB: m.Compact.EstimatedDebt >> 20,
 		Flushes:          m.Flush.Count,
+		Presence:         x.presence.statsNow(),
 	}, nil
 }
 

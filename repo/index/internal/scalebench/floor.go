@@ -22,6 +22,16 @@ func threadCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// processCPU is the CPU time of every thread of the process, including
+// any the kernel runs on its behalf (io_uring's workers).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // readFloor times n preads of 4 KiB at random offsets of the index's table
 // files, on one locked thread, after reading every table once so that they
 // are in the page cache. It is the baseline for present lookups: the index

@@ -36,6 +36,7 @@ func main() {
 		memprof  = flag.String("memprofile", "", "write an allocation profile to this file at the end")
 		pins     = flag.Bool("pins", false, "with -refs: also pin the sample as present for one session and time the walk over those pins that replaces the lookups in that session's commit (its pin writes raise the peak RSS)")
 		refs     = flag.Int("refs", 0, "also look up a sorted sample of this percent of the stored IDs in ascending batches, as a commit's reference check does (0: skip)")
+		presence = flag.Int64("presence", 0, "presence table memory bound in bytes (0: index default, -1: off, so Missing asks Pebble)")
 		floor    = flag.Bool("floor", true, "also time one 4 KiB pread per looked-up ID from the largest table: the cost of a page-cache read, which an exact, disk-backed lookup of a present ID pays at least once")
 	)
 	flag.Parse()
@@ -50,7 +51,7 @@ func main() {
 
 	rss := startSampler()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	x, err := index.Open(*dir, index.Options{CacheSize: *cache, MemTableSize: *memtable, Logger: logger})
+	x, err := index.Open(*dir, index.Options{CacheSize: *cache, MemTableSize: *memtable, PresenceMemory: *presence, Logger: logger})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,6 +86,10 @@ func main() {
 	fmt.Printf("disk: %.1f MiB (%.1f bytes/entry), read amplification %d\n",
 		float64(st.DiskBytes)/(1<<20), float64(st.DiskBytes)/float64(*n), st.ReadAmp)
 
+	if *presence >= 0 {
+		buildPresence(x, rss)
+	}
+
 	// Lookups on one core: the batches are made before timing.
 	rng := rand.New(rand.NewPCG(7, 8))
 	const distinct = 20
@@ -118,6 +123,7 @@ func main() {
 	// CPU time is the one core's work, whatever else the machine runs.
 	runtime.LockOSThread()
 	var d, cpu time.Duration
+	proc0 := processCPU()
 	for r := range *rounds {
 		// Each round uses one of the prepared batches with its present
 		// half redrawn, so the block cache sees new keys every round; only
@@ -141,6 +147,7 @@ func main() {
 			log.Fatalf("round %d: %d missing, want about %d", r, got, want)
 		}
 	}
+	proc := processCPU() - proc0
 	pprof.StopCPUProfile()
 	runtime.UnlockOSThread()
 	runtime.GOMAXPROCS(procs)
@@ -150,6 +157,11 @@ func main() {
 		*rounds, *batch, *present, d.Seconds(), float64(total)/d.Seconds(), rss.peak()>>20)
 	fmt.Printf("  on-CPU: %.2fs of the lookup thread = %.0f IDs per CPU-second (%.2f µs per ID)\n",
 		cpu.Seconds(), float64(total)/cpu.Seconds(), cpu.Seconds()*1e6/float64(total))
+	fmt.Printf("  whole process meanwhile: %.2f CPU-s (%.0f IDs per CPU-second)\n", proc.Seconds(), float64(total)/proc.Seconds())
+	if p0, p1 := s0.Presence, s1.Presence; p1.Answered > p0.Answered {
+		fmt.Printf("  presence table answered %d of %d IDs with %d reads (io_uring: %v)\n",
+			p1.Answered-p0.Answered, total, p1.Reads-p0.Reads, p1.Ring)
+	}
 	if *floor {
 		readFloor(*dir, total)
 	}

@@ -1,0 +1,225 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/repo/index/internal/uring"
+)
+
+// pscratch is the presence path's part of a Missing call's scratch.
+type pscratch struct {
+	found   []bool       // by position in order
+	pending []int        // positions in order the table must answer
+	reads   []uring.Read // one per span range
+	owners  []int        // reads[k] answers pending[owners[k]:owners[k+1]]
+	buf     []byte       // one window of one-span reads
+}
+
+// lookup sets bit i of s.have for every present ids[i], from the deltas
+// and the table, with s.order already sorted. It reports false, having
+// set nothing, when there is no table to answer from; the caller then
+// asks Pebble.
+func (p *presence) lookup(repo uint32, ids []format.ID, s *scratch) bool {
+	if p == nil {
+		return false
+	}
+	p.maybeBuild()
+	t, ok := p.fromDeltas(repo, ids, s)
+	if !ok {
+		return false
+	}
+	defer t.release()
+	if err := p.fromTable(t, repo, ids, s); err != nil {
+		p.mu.Lock()
+		if p.table == t {
+			p.dropLocked(err.Error())
+		}
+		p.mu.Unlock()
+		return false
+	}
+	ps := &s.p
+	for n, o := range s.order {
+		if ps.found[n] {
+			s.have[o.i>>6] |= 1 << (o.i & 63)
+		}
+	}
+	p.mu.Lock()
+	p.stats.answered += int64(len(ids))
+	p.stats.reads += int64(len(ps.reads))
+	p.mu.Unlock()
+	return true
+}
+
+// fromDeltas answers the IDs that the deltas know, leaves the positions of
+// the rest in s.p.pending, and returns the table (acquired) that must
+// answer those. A repeated ID is answered once, by its first position.
+func (p *presence) fromDeltas(repo uint32, ids []format.ID, s *scratch) (*ptable, bool) {
+	ps := &s.p
+	ps.found = slices.Grow(ps.found[:0], len(s.order))[:len(s.order)]
+	clear(ps.found)
+	ps.pending = ps.pending[:0]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.table
+	if t == nil {
+		return nil, false
+	}
+	t.acquire()
+	deltas := len(p.delta) > 0 || len(p.frozen) > 0
+	for n, o := range s.order {
+		if n > 0 && ids[o.i] == ids[s.order[n-1].i] {
+			continue
+		}
+		if deltas {
+			ref := chunkRef{repo, ids[o.i]}
+			if v, ok := p.delta[ref]; ok {
+				ps.found[n] = v
+				continue
+			}
+			if v, ok := p.frozen[ref]; ok {
+				ps.found[n] = v
+				continue
+			}
+		}
+		ps.pending = append(ps.pending, n)
+	}
+	return t, true
+}
+
+// fromTable answers s.p.pending from t: the filter rules most absent IDs
+// out, and each remaining ID costs the read of the span its fence points
+// at, shared with its neighbours in the same span. Reads go out a ring
+// at a time.
+func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch) error {
+	ps := &s.p
+	rt := t.repos[repo]
+	ps.reads, ps.owners = ps.reads[:0], ps.owners[:0]
+	if rt == nil {
+		finishDuplicates(s, ids)
+		return nil
+	}
+	window := ringEntries * t.spanBytes()
+	ps.buf = slices.Grow(ps.buf[:0], window)[:window]
+	r := p.getReader()
+	defer p.putReader(r)
+	p.ring.Store(r.Ring())
+	var lastFrom, lastTo int64 = -1, -1
+	flushed := 0 // reads before this index are settled
+	for k, n := range ps.pending {
+		id := &ids[s.order[n].i]
+		if len(rt.filter.blocks) > 0 && !rt.filter.mayContain(id) {
+			continue
+		}
+		from, to := rt.records(id, t.span)
+		if from == to || from == lastFrom && to == lastTo {
+			continue // below the first ID, or the previous read covers it
+		}
+		ps.owners = append(ps.owners, k)
+		if len(ps.reads)-flushed == ringEntries {
+			if err := p.settle(t, r, s, ids, flushed); err != nil {
+				return err
+			}
+			flushed = len(ps.reads)
+		}
+		ps.reads = append(ps.reads, t.readOf(from, to, ps.buf, len(ps.reads)-flushed))
+		lastFrom, lastTo = from, to
+	}
+	ps.owners = append(ps.owners, len(ps.pending))
+	if err := p.settle(t, r, s, ids, flushed); err != nil {
+		return err
+	}
+	finishDuplicates(s, ids)
+	return nil
+}
+
+// readOf is the read of file records [from, to): the slot-th span-sized
+// piece of buf when it fits, a buffer of its own when fences left an ID
+// between spans (several spans start with the same 8 bytes).
+func (t *ptable) readOf(from, to int64, buf []byte, slot int) uring.Read {
+	n := int((to - from) * format.IDSize)
+	b := buf[slot*t.spanBytes():]
+	if n > t.spanBytes() {
+		b = make([]byte, n)
+	}
+	return uring.Read{Off: from * format.IDSize, Buf: b[:n:n]}
+}
+
+// settle performs reads[from:] and answers the pending IDs they cover:
+// read k answers pending[owners[k]:owners[k+1]]. IDs the filter ruled out
+// fall in those ranges too; they are not in the span, so they stay absent.
+func (p *presence) settle(t *ptable, r *uring.Reader, s *scratch, ids []format.ID, from int) error {
+	ps := &s.p
+	batch := ps.reads[from:]
+	if len(batch) == 0 {
+		return nil
+	}
+	ring := r.Ring()
+	if err := r.ReadBatch(t.fd, batch); err != nil {
+		return err
+	}
+	if ring && !r.Ring() {
+		// The ring failed during the batch. A read it abandoned may still
+		// land in buf later, so buf is never used again, and this
+		// batch's answers are not trusted either.
+		ps.buf = nil
+		return errors.New("presence table: io_uring failed during a lookup")
+	}
+	for k := range batch {
+		rd := &batch[k]
+		if rd.Err != nil || rd.N != len(rd.Buf) {
+			return fmt.Errorf("presence table read at %d: %d of %d bytes: %v", rd.Off, rd.N, len(rd.Buf), rd.Err)
+		}
+		for _, n := range ps.pending[ps.owners[from+k]:ps.owners[from+k+1]] {
+			ps.found[n] = containsID(rd.Buf, &ids[s.order[n].i])
+		}
+	}
+	return nil
+}
+
+// finishDuplicates copies each answer to the repeats of its ID, which sit
+// right after it in order.
+func finishDuplicates(s *scratch, ids []format.ID) {
+	ps := &s.p
+	for n := 1; n < len(s.order); n++ {
+		if ids[s.order[n].i] == ids[s.order[n-1].i] {
+			ps.found[n] = ps.found[n-1]
+		}
+	}
+}
+
+// records returns the file records [from, to) that hold id if rt holds
+// it: the span whose fence is the last below id's first 8 bytes (its
+// head) or, when fences equal the head, the spans they start, and the one
+// before if its last ID has that head too (the straddle bit).
+func (rt *repoTable) records(id *format.ID, span int64) (from, to int64) {
+	head := binary.BigEndian.Uint64(id[:8])
+	hi := sort.Search(len(rt.fences), func(i int) bool { return rt.fences[i] > head })
+	if hi == 0 {
+		return 0, 0 // below the first ID
+	}
+	first := hi - 1
+	if rt.fences[first] == head {
+		first = sort.Search(hi, func(i int) bool { return rt.fences[i] >= head })
+		if first > 0 && rt.straddle[first/64]&(1<<(first%64)) != 0 {
+			first--
+		}
+	}
+	from = rt.start + int64(first)*span
+	to = rt.start + min(int64(hi)*span, rt.n)
+	return from, to
+}
+
+// containsID reports whether the sorted IDs in b include id.
+func containsID(b []byte, id *format.ID) bool {
+	n := len(b) / format.IDSize
+	i := sort.Search(n, func(i int) bool {
+		return bytes.Compare(b[i*format.IDSize:(i+1)*format.IDSize], id[:]) >= 0
+	})
+	return i < n && bytes.Equal(b[i*format.IDSize:(i+1)*format.IDSize], id[:])
+}
