@@ -65,6 +65,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		x.presence.build = func(ctx context.Context, snap *pebble.Snapshot) (*ptable, error) {
 			return buildPresence(ctx, snap, dir, opts.PresenceMemory)
 		}
+		x.presence.confirm = x.confirm
 		removeStalePresence(dir)
 	}
 	return x, nil

@@ -124,18 +124,9 @@ func (x *Index) walkSorted(repo uint32, ids []format.ID, s *scratch,
 	visit func(i int, it *pebble.Iterator, found bool) error,
 ) (err error) {
 	order := s.order
-
-	lo, hi := indexkey.RepoPrefix(indexkey.SpaceChunk, repo)
-	it, err := x.db.NewIter(&pebble.IterOptions{
-		LowerBound: lo,
-		UpperBound: hi,
-		// Pebble skips the filters of the last level by default, betting
-		// that a key looked up probably exists. Here half the IDs are
-		// usually absent, and the last level holds most of the data.
-		UseL6Filters: true,
-	})
+	it, lo, err := x.chunkIter(repo)
 	if err != nil {
-		return fmt.Errorf("index: lookup: %w", err)
+		return err
 	}
 	defer func() {
 		if cerr := it.Close(); err == nil && cerr != nil {
@@ -168,6 +159,49 @@ func (x *Index) walkSorted(repo uint32, ids []format.ID, s *scratch,
 			if err := visit(o.i, it, found); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// chunkIter returns an iterator over repo's chunk keys, set up for point
+// lookups in ascending order, and the keyspace's prefix.
+func (x *Index) chunkIter(repo uint32) (*pebble.Iterator, []byte, error) {
+	lo, hi := indexkey.RepoPrefix(indexkey.SpaceChunk, repo)
+	it, err := x.db.NewIter(&pebble.IterOptions{
+		LowerBound: lo,
+		UpperBound: hi,
+		// Pebble skips the filters of the last level by default, betting
+		// that a key looked up probably exists. Here half the IDs are
+		// usually absent, and the last level holds most of the data.
+		UseL6Filters: true,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("index: lookup: %w", err)
+	}
+	return it, lo, nil
+}
+
+// confirm looks up in Pebble the IDs at positions (ascending) of s.order
+// and sets s.p.found for those present: the presence table's way of
+// settling an ID put since its snapshot.
+func (x *Index) confirm(repo uint32, ids []format.ID, s *scratch, positions []int) (err error) {
+	it, lo, err := x.chunkIter(repo)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := it.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("index: lookup: %w", cerr)
+		}
+	}()
+	key := s.key[:]
+	copy(key, lo)
+	for _, n := range positions {
+		copy(key[len(lo):], ids[s.order[n].i][:])
+		s.p.found[n] = it.SeekPrefixGE(key) && bytes.Equal(it.Key(), key)
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("index: lookup %s: %w", indexkey.Describe(key), err)
 		}
 	}
 	return nil

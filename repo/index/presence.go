@@ -17,23 +17,28 @@ import (
 //
 //   - table: every chunk ID of a Pebble snapshot, sorted, in an unlinked
 //     file, with a sparse in-memory index (fences) and a Bloom filter;
-//   - delta: every chunk put or deleted since that snapshot was taken;
-//   - frozen: while a newer table is being built, the changes between the
-//     installed table's snapshot and the new one's.
+//   - deleted: the chunks deleted since that snapshot and not put again,
+//     exactly (a map);
+//   - puts: a Bloom filter of the chunks put since that snapshot, in
+//     constant memory; an ID it may hold, and the table does not, is
+//     looked up in Pebble;
+//   - frozen copies of both while a newer table is being built: the
+//     changes between the installed table's snapshot and the new one's.
 //
-// An ID is present if the delta, else the frozen delta, else the table
-// says so. The one answer that must never be wrong is "present" for an ID
-// Pebble does not hold: the client would not upload it. So a deletion is
-// recorded before its batch commits and a put only after, and a put batch
-// never commits while a delete batch or a rotation is between those two
-// steps (commitMu). Every other slip, such as a put not yet recorded,
-// only answers "missing" for a chunk Pebble holds, and the upload that
-// follows is deduplicated by the server.
+// An ID is present if it is in no deleted map and either the table holds
+// it or Pebble does (asked only when a put filter may hold it). The one
+// answer that must never be wrong is "present" for an ID Pebble does not
+// hold: the client would not upload it. So a deletion is recorded before
+// its batch commits and a put only after, and a put batch never commits
+// while a delete batch or a rotation is between those two steps
+// (commitMu). Every other slip, such as a put not yet recorded, only
+// answers "missing" for a chunk Pebble holds, and the upload that follows
+// is deduplicated by the server.
 type presence struct {
 	budget int64 // bytes of fences and filters a table may use
 	log    *slog.Logger
 
-	// Delta bounds: the constants below; tests lower them.
+	// Bounds: the constants below; tests lower them.
 	rebuildMin, rebuildMax, deltaMax int
 	ring                             atomic.Bool // the last reader used io_uring
 
@@ -42,17 +47,21 @@ type presence struct {
 	// hold it exclusively.
 	commitMu sync.RWMutex
 
-	mu       sync.Mutex
-	table    *ptable                 // nil: not built, Missing asks Pebble
-	delta    map[chunkRef]bool       // nil while nothing is being tracked
-	frozen   map[chunkRef]bool       // non-nil only while building
-	building bool                    // a build goroutine is running
-	gen      uint64                  // bumped by drop; a build of an older gen is discarded
-	retryAt  time.Time               // after a failed build, no new one before this
-	stats    presenceStats           // under mu
-	readers  chan *uring.Reader      // idle readers
-	snapshot func() *pebble.Snapshot // the Pebble state a build scans
-	build    func(context.Context, *pebble.Snapshot) (*ptable, error)
+	mu            sync.Mutex
+	table         *ptable // nil: not built, Missing asks Pebble
+	tracking      bool    // changes are recorded: a table is installed or being built
+	deleted       map[chunkRef]struct{}
+	frozenDeleted map[chunkRef]struct{} // non-nil only while building
+	puts          *putFilter
+	frozenPuts    *putFilter         // non-nil only while building
+	building      bool               // a build goroutine is running
+	gen           uint64             // bumped by drop; a build of an older gen is discarded
+	retryAt       time.Time          // after a failed build, no new one before this
+	stats         presenceStats      // under mu
+	readers       chan *uring.Reader // idle readers
+	snapshot      func() *pebble.Snapshot
+	build         func(context.Context, *pebble.Snapshot) (*ptable, error)
+	confirm       func(repo uint32, ids []format.ID, s *scratch, positions []int) error
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,6 +90,7 @@ type presenceStats struct {
 	lastBuild   time.Duration
 	answered    int64 // IDs Missing answered from presence
 	reads       int64 // table reads those answers took
+	confirmed   int64 // IDs a put filter sent to Pebble
 }
 
 const (
@@ -92,16 +102,16 @@ const (
 	// per system call.
 	ringEntries = 256
 
-	// minRebuildAt and maxRebuildAt bound the delta at which a new table
-	// is built: an eighth of the table, so that the cost of rebuilding
-	// (a scan of every chunk key) stays proportional to the puts.
+	// minRebuildAt and maxRebuildAt bound the changes at which a new table
+	// is built (rebuildAt).
 	minRebuildAt = 16 << 10
-	maxRebuildAt = 256 << 10
+	maxRebuildAt = 1 << 20
 
-	// maxDelta caps the delta's memory (about 60 bytes an entry). Past it
-	// the table is dropped, Missing asks Pebble, and the next Missing
-	// starts a new build.
-	maxDelta = 1 << 20
+	// maxDeleted caps the deleted maps' memory (about 60 bytes an entry):
+	// past it the table is dropped, Missing asks Pebble, and the next
+	// Missing starts a new build. Only a large garbage collection deletes
+	// that many chunks between two builds.
+	maxDeleted = 256 << 10
 
 	// buildRetry is how long a failed build waits before the next try.
 	buildRetry = 30 * time.Second
@@ -114,7 +124,7 @@ func newPresence(budget int64, log *slog.Logger) *presence {
 		log:        log,
 		rebuildMin: minRebuildAt,
 		rebuildMax: maxRebuildAt,
-		deltaMax:   maxDelta,
+		deltaMax:   maxDeleted,
 		readers:    make(chan *uring.Reader, presenceReaders),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -146,22 +156,28 @@ func (p *presence) commit(ops []chunkOp, apply func() error) error {
 	return nil
 }
 
-// record writes ops into the delta: with deletesOnly, only the deletions
-// (before the commit); otherwise every op in batch order, so the last
+// record writes ops into the deltas: with deletesOnly, only the deletions
+// (before the commit); otherwise every op in batch order, so that the last
 // write of an ID wins as it does in Pebble.
 func (p *presence) record(ops []chunkOp, deletesOnly bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.delta == nil {
+	if !p.tracking {
 		return
 	}
 	for i := range ops {
-		if !deletesOnly || ops[i].del {
-			p.delta[ops[i].ref] = !ops[i].del
+		ref := &ops[i].ref
+		switch {
+		case ops[i].del:
+			p.deleted[*ref] = struct{}{}
+		case !deletesOnly:
+			delete(p.deleted, *ref)
+			delete(p.frozenDeleted, *ref)
+			p.puts.add(ref)
 		}
 	}
-	if len(p.delta) > p.deltaMax {
-		p.dropLocked("the changes since the last build outgrew their bound")
+	if len(p.deleted)+len(p.frozenDeleted) > p.deltaMax {
+		p.dropLocked("more chunks deleted since the last build than the bound keeps")
 	}
 }
 
@@ -171,13 +187,27 @@ func (p *presence) dropLocked(why string) {
 	if p.table != nil {
 		p.table.release()
 	}
-	p.table, p.delta, p.frozen = nil, nil, nil
+	p.table, p.tracking = nil, false
+	p.deleted, p.frozenDeleted, p.puts, p.frozenPuts = nil, nil, nil, nil
 	p.gen++
 	p.stats.drops++
 	p.log.Info("presence table dropped", "reason", why)
 }
 
-// rebuildAt is the delta size that starts a new build of t.
+// changesLocked counts the changes since the installed table's snapshot.
+func (p *presence) changesLocked() int {
+	n := len(p.deleted) + len(p.frozenDeleted)
+	for _, pf := range []*putFilter{p.puts, p.frozenPuts} {
+		if pf != nil {
+			n += pf.n
+		}
+	}
+	return n
+}
+
+// rebuildAt is the number of changes that starts a new build of t: an
+// eighth of t, so that the cost of rebuilding (a scan of every chunk key)
+// stays proportional to the changes.
 func (p *presence) rebuildAt(t *ptable) int {
 	return min(max(int(t.entries/8), p.rebuildMin), p.rebuildMax)
 }
@@ -190,7 +220,7 @@ func (p *presence) maybeBuild() {
 		return
 	}
 	p.mu.Lock()
-	need := p.table == nil || len(p.delta) >= p.rebuildAt(p.table)
+	need := p.table == nil || p.changesLocked() >= p.rebuildAt(p.table)
 	if !need || p.building || time.Now().Before(p.retryAt) {
 		p.mu.Unlock()
 		return
@@ -211,8 +241,9 @@ func (p *presence) runBuild() {
 	p.commitMu.Lock()
 	p.mu.Lock()
 	gen := p.gen
-	p.frozen = p.delta
-	p.delta = make(map[chunkRef]bool)
+	p.frozenDeleted, p.deleted = p.deleted, make(map[chunkRef]struct{})
+	p.frozenPuts, p.puts = p.puts, newPutFilter()
+	p.tracking = true
 	snap := p.snapshot()
 	p.mu.Unlock()
 	p.commitMu.Unlock()
@@ -241,7 +272,7 @@ func (p *presence) runBuild() {
 		if p.table != nil {
 			p.table.release()
 		}
-		p.table, p.frozen = t, nil
+		p.table, p.frozenDeleted, p.frozenPuts = t, nil, nil
 		p.stats.builds++
 		p.stats.lastBuild = time.Since(start)
 	}
@@ -250,18 +281,21 @@ func (p *presence) runBuild() {
 // unfreezeLocked puts the frozen changes back under the newer ones after
 // a failed build, so the installed table stays usable.
 func (p *presence) unfreezeLocked(gen uint64) {
-	if gen != p.gen || p.frozen == nil {
+	if gen != p.gen || !p.tracking {
 		return
 	}
-	for k, v := range p.frozen {
-		if _, ok := p.delta[k]; !ok {
-			p.delta[k] = v
-		}
-	}
-	p.frozen = nil
 	if p.table == nil {
-		p.delta = nil // nothing to track against
+		p.tracking = false // nothing to track against
+		p.deleted, p.frozenDeleted, p.puts, p.frozenPuts = nil, nil, nil, nil
+		return
 	}
+	for k := range p.frozenDeleted {
+		p.deleted[k] = struct{}{}
+	}
+	if p.frozenPuts != nil {
+		p.puts.merge(p.frozenPuts)
+	}
+	p.frozenDeleted, p.frozenPuts = nil, nil
 }
 
 // getReader returns an idle reader or a new one.
@@ -298,7 +332,8 @@ func (p *presence) close() {
 	if p.table != nil {
 		p.table.release()
 	}
-	p.table, p.delta, p.frozen = nil, nil, nil
+	p.table, p.tracking = nil, false
+	p.deleted, p.frozenDeleted, p.puts, p.frozenPuts = nil, nil, nil, nil
 	p.mu.Unlock()
 	for {
 		select {
@@ -319,13 +354,14 @@ func (p *presence) statsNow() PresenceStats {
 	defer p.mu.Unlock()
 	st := PresenceStats{
 		Ready:     p.table != nil,
-		Delta:     len(p.delta) + len(p.frozen),
+		Delta:     p.changesLocked(),
 		Builds:    p.stats.builds,
 		Errors:    p.stats.buildErrors,
 		Drops:     p.stats.drops,
 		LastBuild: p.stats.lastBuild,
 		Answered:  p.stats.answered,
 		Reads:     p.stats.reads,
+		Confirmed: p.stats.confirmed,
 	}
 	if p.table != nil {
 		st.Entries, st.Memory = p.table.entries, p.table.memory()

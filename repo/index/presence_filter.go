@@ -34,23 +34,31 @@ func newBlockFilter(bits int64) blockFilter {
 	return blockFilter{blocks: make([][8]uint32, n)}
 }
 
-func (f blockFilter) block(id *format.ID) (*[8]uint32, uint32) {
-	h := binary.LittleEndian.Uint64(id[0:8])
-	// Multiply-shift maps h onto [0, len) without a division.
-	i := (h >> 32) * uint64(len(f.blocks)) >> 32
-	return &f.blocks[i], binary.LittleEndian.Uint32(id[8:12])
+// hashes are the filter's two hashes of an ID: one picks the block, the
+// other the bits in it.
+func hashes(id *format.ID) (uint64, uint32) {
+	return binary.LittleEndian.Uint64(id[0:8]), binary.LittleEndian.Uint32(id[8:12])
 }
 
-func (f blockFilter) add(id *format.ID) {
-	b, x := f.block(id)
+func (f blockFilter) block(h uint64) *[8]uint32 {
+	// Multiply-shift maps h onto [0, len) without a division.
+	return &f.blocks[(h>>32)*uint64(len(f.blocks))>>32]
+}
+
+func (f blockFilter) add(id *format.ID) { f.addHash(hashes(id)) }
+
+// mayContain reports false only for an ID that was never added.
+func (f blockFilter) mayContain(id *format.ID) bool { return f.mayContainHash(hashes(id)) }
+
+func (f blockFilter) addHash(h uint64, x uint32) {
+	b := f.block(h)
 	for i, s := range salts {
 		b[i] |= 1 << ((x * s) >> 27)
 	}
 }
 
-// mayContain reports false only for an ID that was never added.
-func (f blockFilter) mayContain(id *format.ID) bool {
-	b, x := f.block(id)
+func (f blockFilter) mayContainHash(h uint64, x uint32) bool {
+	b := f.block(h)
 	for i, s := range salts {
 		if b[i]&(1<<((x*s)>>27)) == 0 {
 			return false
@@ -61,3 +69,46 @@ func (f blockFilter) mayContain(id *format.ID) bool {
 
 // bytes is the filter's memory.
 func (f blockFilter) bytes() int64 { return int64(len(f.blocks)) * 32 }
+
+// putFilter remembers, in constant memory, which chunks were put since a
+// table's snapshot: the table cannot know them, and a "maybe" is settled
+// by asking Pebble. Past its sizing its false positives rise, which costs
+// Pebble lookups, never a wrong answer.
+type putFilter struct {
+	f blockFilter
+	n int // puts added
+}
+
+// putFilterKeys sizes a put filter: the most puts a table takes before
+// it is rebuilt (maxRebuildAt) at filterBitsPerKey, 1.5 MiB.
+const putFilterKeys = maxRebuildAt
+
+func newPutFilter() *putFilter {
+	return &putFilter{f: newBlockFilter(putFilterKeys * filterBitsPerKey)}
+}
+
+// refHashes mixes the repository into the ID's hashes: the filter serves
+// every repository.
+func refHashes(ref *chunkRef) (uint64, uint32) {
+	h, x := hashes(&ref.id)
+	return h ^ uint64(ref.repo)*0x9e3779b97f4a7c15, x
+}
+
+func (pf *putFilter) add(ref *chunkRef) {
+	pf.f.addHash(refHashes(ref))
+	pf.n++
+}
+
+func (pf *putFilter) mayContain(ref *chunkRef) bool {
+	return pf != nil && pf.f.mayContainHash(refHashes(ref))
+}
+
+// merge adds older's puts to pf (same sizing).
+func (pf *putFilter) merge(older *putFilter) {
+	for i := range pf.f.blocks {
+		for j := range pf.f.blocks[i] {
+			pf.f.blocks[i][j] |= older.f.blocks[i][j]
+		}
+	}
+	pf.n += older.n
+}

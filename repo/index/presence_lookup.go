@@ -15,6 +15,8 @@ import (
 // pscratch is the presence path's part of a Missing call's scratch.
 type pscratch struct {
 	found   []bool       // by position in order
+	maybe   []bool       // by position in order: a put filter may hold it
+	confirm []int        // positions Pebble must settle
 	pending []int        // positions in order the table must answer
 	reads   []uring.Read // one per span range
 	owners  []int        // reads[k] answers pending[owners[k]:owners[k+1]]
@@ -44,6 +46,10 @@ func (p *presence) lookup(repo uint32, ids []format.ID, s *scratch) bool {
 		return false
 	}
 	ps := &s.p
+	if err := p.fromPebble(repo, ids, s); err != nil {
+		return false // Missing asks Pebble for the whole batch, and reports its error
+	}
+	finishDuplicates(s, ids)
 	for n, o := range s.order {
 		if ps.found[n] {
 			s.have[o.i>>6] |= 1 << (o.i & 63)
@@ -56,13 +62,18 @@ func (p *presence) lookup(repo uint32, ids []format.ID, s *scratch) bool {
 	return true
 }
 
-// fromDeltas answers the IDs that the deltas know, leaves the positions of
-// the rest in s.p.pending, and returns the table (acquired) that must
-// answer those. A repeated ID is answered once, by its first position.
+// fromDeltas answers absent for the IDs deleted since the table's
+// snapshot, notes which of the others a put filter may hold, leaves the
+// positions of those in s.p.pending, and returns the table (acquired)
+// that must answer them. A repeated ID is answered once, by its first
+// position. Everything is read under one hold of mu, so the answers are
+// those of one moment.
 func (p *presence) fromDeltas(repo uint32, ids []format.ID, s *scratch) (*ptable, bool) {
 	ps := &s.p
 	ps.found = slices.Grow(ps.found[:0], len(s.order))[:len(s.order)]
+	ps.maybe = slices.Grow(ps.maybe[:0], len(s.order))[:len(s.order)]
 	clear(ps.found)
+	clear(ps.maybe)
 	ps.pending = ps.pending[:0]
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -71,25 +82,43 @@ func (p *presence) fromDeltas(repo uint32, ids []format.ID, s *scratch) (*ptable
 		return nil, false
 	}
 	t.acquire()
-	deltas := len(p.delta) > 0 || len(p.frozen) > 0
+	deleted := len(p.deleted) > 0 || len(p.frozenDeleted) > 0
 	for n, o := range s.order {
 		if n > 0 && ids[o.i] == ids[s.order[n-1].i] {
 			continue
 		}
-		if deltas {
-			ref := chunkRef{repo, ids[o.i]}
-			if v, ok := p.delta[ref]; ok {
-				ps.found[n] = v
+		ref := chunkRef{repo, ids[o.i]}
+		if deleted {
+			if _, ok := p.deleted[ref]; ok {
 				continue
 			}
-			if v, ok := p.frozen[ref]; ok {
-				ps.found[n] = v
+			if _, ok := p.frozenDeleted[ref]; ok {
 				continue
 			}
 		}
+		ps.maybe[n] = p.puts.mayContain(&ref) || p.frozenPuts.mayContain(&ref)
 		ps.pending = append(ps.pending, n)
 	}
 	return t, true
+}
+
+// fromPebble settles the IDs the table does not hold but a put filter
+// may: put since the table's snapshot, or a false positive.
+func (p *presence) fromPebble(repo uint32, ids []format.ID, s *scratch) error {
+	ps := &s.p
+	ps.confirm = ps.confirm[:0]
+	for _, n := range ps.pending {
+		if ps.maybe[n] && !ps.found[n] {
+			ps.confirm = append(ps.confirm, n)
+		}
+	}
+	if len(ps.confirm) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	p.stats.confirmed += int64(len(ps.confirm))
+	p.mu.Unlock()
+	return p.confirm(repo, ids, s, ps.confirm)
 }
 
 // fromTable answers s.p.pending from t: the filter rules most absent IDs
@@ -101,7 +130,6 @@ func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch
 	rt := t.repos[repo]
 	ps.reads, ps.owners = ps.reads[:0], ps.owners[:0]
 	if rt == nil {
-		finishDuplicates(s, ids)
 		return nil
 	}
 	window := ringEntries * t.spanBytes()
@@ -131,11 +159,7 @@ func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch
 		lastFrom, lastTo = from, to
 	}
 	ps.owners = append(ps.owners, len(ps.pending))
-	if err := p.settle(t, r, s, ids, flushed); err != nil {
-		return err
-	}
-	finishDuplicates(s, ids)
-	return nil
+	return p.settle(t, r, s, ids, flushed)
 }
 
 // readOf is the read of file records [from, to): the slot-th span-sized

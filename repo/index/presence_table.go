@@ -120,7 +120,10 @@ func removeStalePresence(dir string) {
 }
 
 // writeIDs copies the chunk IDs of snap to the file in key order and
-// returns the repositories in that order.
+// returns the repositories in that order. One iterator reads them all: it
+// keeps the memtables it started with (at most two) in memory until it is
+// closed, but iterators made afresh for pieces of the scan cost more
+// (measured: RSS 259 MiB instead of 146 after a build of 10 million).
 func (t *ptable) writeIDs(ctx context.Context, snap *pebble.Snapshot) (_ []*repoTable, err error) {
 	lo := []byte{indexkey.SpaceChunk}
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: indexkey.UpperBound(lo)})

@@ -162,7 +162,7 @@ func TestPresenceAnswersAsPebble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := st.Presence; !p.Ready || p.Entries != 5300 || p.Answered == 0 || p.Reads == 0 || p.Delta == 0 {
+	if p := st.Presence; !p.Ready || p.Entries != 5300 || p.Answered == 0 || p.Reads == 0 || p.Delta == 0 || p.Confirmed < 500 {
 		t.Fatalf("stats %+v", p)
 	}
 }
@@ -284,7 +284,7 @@ func TestPresenceFallsBackToPebble(t *testing.T) {
 		waitBuilds(t, x, 2)
 		checkAgainstPebble(t, x, 1, mixed(r, ids, 100))
 	})
-	t.Run("delta overflows", func(t *testing.T) {
+	t.Run("deletions overflow", func(t *testing.T) {
 		x := openPresence(t, Options{})
 		x.presence.deltaMax = 50
 		r := rand.New(rand.NewPCG(8, 8))
@@ -292,7 +292,11 @@ func TestPresenceFallsBackToPebble(t *testing.T) {
 		commitChunks(t, x, 1, ids, nil)
 		waitBuilds(t, x, 1)
 		more := randIDs(r, 60)
-		commitChunks(t, x, 1, more, ids[:10])
+		commitChunks(t, x, 1, more, ids[:40])
+		if st := x.presence.statsNow(); !st.Ready || st.Drops != 0 {
+			t.Fatalf("40 deletions are within the bound: %+v", st)
+		}
+		commitChunks(t, x, 1, nil, ids[40:51])
 		if st := x.presence.statsNow(); st.Ready || st.Drops != 1 || st.Delta != 0 {
 			t.Fatalf("overflow should drop the table and the delta: %+v", st)
 		}

@@ -39,6 +39,7 @@ type PresenceStats struct {
 	LastBuild time.Duration // how long the last build took
 	Answered  int64         // IDs Missing answered from presence
 	Reads     int64         // table reads those answers took
+	Confirmed int64         // IDs put since the table's snapshot (or false positives) asked of Pebble
 }
 
 // Stats returns a snapshot of the index's metrics.

@@ -36,6 +36,7 @@ func main() {
 		memprof  = flag.String("memprofile", "", "write an allocation profile to this file at the end")
 		pins     = flag.Bool("pins", false, "with -refs: also pin the sample as present for one session and time the walk over those pins that replaces the lookups in that session's commit (its pin writes raise the peak RSS)")
 		refs     = flag.Int("refs", 0, "also look up a sorted sample of this percent of the stored IDs in ascending batches, as a commit's reference check does (0: skip)")
+		churnN   = flag.Int("churn", 0, "at the end, run this many rounds of Missing over a batch that is half new IDs followed by storing the new ones, as backups of new data do (it grows the index; 0: skip)")
 		presence = flag.Int64("presence", 0, "presence table memory bound in bytes (0: index default, -1: off, so Missing asks Pebble)")
 		floor    = flag.Bool("floor", true, "also time one 4 KiB pread per looked-up ID from the largest table: the cost of a page-cache read, which an exact, disk-backed lookup of a present ID pays at least once")
 	)
@@ -167,6 +168,9 @@ func main() {
 	}
 	if *refs > 0 {
 		lookupRefs(x, *n, *refs, *batch, *pins, rss)
+	}
+	if *churnN > 0 {
+		churn(x, *n, *churnN, *batch, rss)
 	}
 	if *memprof != "" {
 		writeAllocs(*memprof)
