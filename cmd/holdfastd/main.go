@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/internal/mallocarena"
 )
 
 // Exit codes (CONTRACT.md).
@@ -25,6 +26,9 @@ func (e usageError) Unwrap() error { return e.error }
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func main() {
+	// Before the index allocates: its cache lives in C memory in a cgo
+	// build, and uncapped arenas kept tens of MiB of it resident.
+	mallocarena.Limit(2)
 	os.Exit(run(os.Args[1:]))
 }
 

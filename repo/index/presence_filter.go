@@ -30,9 +30,11 @@ var salts = [8]uint32{
 
 // newBlockFilter returns a filter of about bits bits (at least one block).
 func newBlockFilter(bits int64) blockFilter {
-	n := max(bits/256, 1)
-	return blockFilter{blocks: make([][8]uint32, n)}
+	return blockFilter{blocks: make([][8]uint32, filterBlocks(bits))}
 }
+
+// filterBlocks is the number of 256-bit blocks for about bits bits.
+func filterBlocks(bits int64) int64 { return max(bits/256, 1) }
 
 // hashes are the filter's two hashes of an ID: one picks the block, the
 // other the bits in it.

@@ -27,6 +27,7 @@ type ptable struct {
 	span    int64 // IDs per span: the unit a lookup reads
 	entries int64
 	repos   map[uint32]*repoTable
+	mem     *tableMem    // the repositories' fences, straddle bits and filters
 	refs    atomic.Int64 // one for being installed, one per Missing using it
 }
 
@@ -57,6 +58,7 @@ func (t *ptable) acquire() { t.refs.Add(1) }
 func (t *ptable) release() {
 	if t.refs.Add(-1) == 0 {
 		_ = t.f.Close()
+		t.mem.free()
 	}
 }
 
@@ -168,14 +170,23 @@ func (t *ptable) writeIDs(ctx context.Context, snap *pebble.Snapshot) (_ []*repo
 func (t *ptable) index(ctx context.Context, order []*repoTable, budget int64) error {
 	span, bits := layout(t.entries, budget)
 	t.span = span
+	var size int64
+	for _, rt := range order {
+		size += memSize(rt.n, span, bits)
+	}
+	mem, err := newTableMem(int(size))
+	if err != nil {
+		return err
+	}
+	t.mem = mem
 	r := bufio.NewReaderSize(io.NewSectionReader(t.f, 0, t.entries*format.IDSize), 1<<20)
 	var id format.ID
 	for _, rt := range order {
 		spans := (rt.n + span - 1) / span
-		rt.fences = make([]uint64, 0, spans)
-		rt.straddle = make([]uint64, (spans+63)/64)
+		rt.fences = mem.words(spans)[:0]
+		rt.straddle = mem.words((spans + 63) / 64)
 		if bits > 0 {
-			rt.filter = newBlockFilter(rt.n * bits)
+			rt.filter = blockFilter{blocks: mem.blocks(filterBlocks(rt.n * bits))}
 		}
 		var prev uint64
 		for i := range rt.n {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/internal/mallocarena"
 	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
@@ -41,6 +42,7 @@ func main() {
 		floor    = flag.Bool("floor", true, "also time one 4 KiB pread per looked-up ID from the largest table: the cost of a page-cache read, which an exact, disk-backed lookup of a present ID pays at least once")
 	)
 	flag.Parse()
+	arenas := mallocarena.Limit(2) // as holdfastd does
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "holdfast-scalebench-")
 		if err != nil {
@@ -56,7 +58,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("index %s, %d entries, GOMAXPROCS=%d\n", *dir, *n, runtime.GOMAXPROCS(0))
+	fmt.Printf("index %s, %d entries, GOMAXPROCS=%d, C allocator capped at 2 arenas: %v\n", *dir, *n, runtime.GOMAXPROCS(0), arenas)
 
 	if !*reuse {
 		rss.reset()
