@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/holdfast-backup/holdfast/repo/erasure"
+	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // Stats are the engine's running counters, for the server's metrics.
@@ -22,6 +23,9 @@ type Stats struct {
 	// committed (or refused) snapshots that a present pin of the session
 	// vouched for, and those looked up in the index.
 	CommitRefsPinned, CommitRefsLookedUp uint64
+	// Presence is the state of the index's presence table, which answers
+	// FilterMissing (SPEC.md §11.6).
+	Presence index.PresenceStats
 }
 
 // counters are updated by the engine and read by Stats.
@@ -40,6 +44,7 @@ func (r *Repo) Stats() Stats {
 		SlowReads:          r.counters.slowReads.Load(),
 		CommitRefsPinned:   r.counters.refsPinned.Load(),
 		CommitRefsLookedUp: r.counters.refsLooked.Load(),
+		Presence:           r.idx.PresenceStats(),
 	}
 }
 

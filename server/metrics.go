@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/holdfast-backup/holdfast/repo"
+	"github.com/holdfast-backup/holdfast/repo/index"
 	"github.com/holdfast-backup/holdfast/server/replication"
 )
 
@@ -143,6 +144,7 @@ func (m *Metrics) write(w io.Writer) {
 		st := engine()
 		counter("holdfast_shards_redirected_total", "Shards written to another store than their placed one because that store failed a write.", st.RedirectedShards)
 		counter("holdfast_reads_hedged_total", "Reads that got their bytes from other stores because one had not answered within the hedge delay.", st.SlowReads)
+		writePresence(w, st.Presence, counter)
 	}
 	counter("holdfast_gc_runs_total", "Garbage collections run.", m.GCRuns.Load())
 	counter("holdfast_gc_bytes_freed_total", "Bytes freed by garbage collection.", m.GCBytesFreed.Load())
@@ -242,4 +244,26 @@ func (m *Metrics) writeReplication(w io.Writer) {
 			fmt.Fprintf(w, "%s{repo=%q,target=%q} %g\n", sr.name, repo, target, sr.value(stats[k]))
 		}
 	}
+}
+
+// writePresence writes the presence table's metrics (SPEC.md §11.6).
+func writePresence(w io.Writer, p index.PresenceStats, counter func(name, help string, v uint64)) {
+	gauge := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
+	}
+	b := func(v bool) int64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	gauge("holdfast_index_presence_ready", "1 when the presence table answers FilterMissing; 0 while it is built (the index answers).", b(p.Ready))
+	gauge("holdfast_index_presence_io_uring", "1 when the presence table's reads go through io_uring, 0 for pread.", b(p.Ring))
+	gauge("holdfast_index_presence_entries", "Chunk IDs in the presence table.", p.Entries)
+	gauge("holdfast_index_presence_memory_bytes", "Memory of the presence table's fences and filters.", p.Memory)
+	counter("holdfast_index_presence_builds_total", "Presence tables built.", uint64(p.Builds))
+	counter("holdfast_index_presence_build_errors_total", "Presence table builds that failed.", uint64(p.Errors))
+	counter("holdfast_index_presence_drops_total", "Presence tables dropped (too many deletions, a failed read).", uint64(p.Drops))
+	counter("holdfast_index_presence_answered_total", "Chunk IDs FilterMissing answered from the presence table.", uint64(p.Answered))
+	counter("holdfast_index_presence_confirmed_total", "Chunk IDs the presence table asked the index about (put since its build).", uint64(p.Confirmed))
 }

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/holdfast-backup/holdfast/format"
 	"github.com/holdfast-backup/holdfast/repo/backend/local"
 )
 
@@ -67,5 +69,50 @@ func TestShardsRedirectedMetric(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatalf("no redirected shard counted with a store gone:\n%s", b.String())
+	}
+}
+
+// TestPresenceMetrics: FilterMissing builds the index's presence table
+// and is then answered from it, which the metrics show.
+func TestPresenceMetrics(t *testing.T) {
+	f := newUpFixture(t, upOptions{})
+	chunks := storeFakeChunks(t, f, 40, 16<<10)
+	ids := make([]format.ID, len(chunks))
+	for i := range chunks {
+		ids[i] = chunks[i].id
+	}
+	metric := func(name string) int {
+		var b bytes.Buffer
+		f.srv.metrics.write(&b)
+		for _, line := range strings.Split(b.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		t.Fatalf("no %s in the metrics:\n%s", name, b.String())
+		return 0
+	}
+	if metric("holdfast_index_presence_ready") != 0 {
+		t.Fatal("presence table ready before any lookup")
+	}
+	for deadline := time.Now().Add(20 * time.Second); metric("holdfast_index_presence_ready") != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("presence table not ready after 20 s")
+		}
+		if _, err := f.eng.Missing(f.id, ids[:1]); err != nil { // the first starts the build
+			t.Fatal(err)
+		}
+	}
+	if n := metric("holdfast_index_presence_entries"); n != len(chunks) {
+		t.Fatalf("presence table holds %d chunks, want %d", n, len(chunks))
+	}
+	before := metric("holdfast_index_presence_answered_total")
+	missing, err := f.eng.Missing(f.id, ids)
+	if err != nil || len(missing) != 0 {
+		t.Fatalf("missing %d of the stored chunks: %v", len(missing), err)
+	}
+	if got := metric("holdfast_index_presence_answered_total") - before; got != len(chunks) {
+		t.Fatalf("presence table answered %d IDs, want %d", got, len(chunks))
 	}
 }

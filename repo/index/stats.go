@@ -67,6 +67,10 @@ func (x *Index) Stats() (Stats, error) {
 	}, nil
 }
 
+// PresenceStats returns the presence table's state without Pebble's
+// metrics: cheap enough for every scrape.
+func (x *Index) PresenceStats() PresenceStats { return x.presence.statsNow() }
+
 // Flush writes the memtables to tables and waits for it. Commits do not
 // need it (they are durable in the WAL); it is for maintenance and tests.
 func (x *Index) Flush() error {
