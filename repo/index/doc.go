@@ -30,15 +30,17 @@
 // Pebble's cache holds the block cache ([Options.CacheSize]) and at most two
 // memtables ([Options.MemTableSize] each), outside the Go heap when built
 // with cgo; the presence table's fences and filters stay within
-// [Options.PresenceMemory], its file in the page cache. Every filter and index block of 10 million chunks fits in the
+// [Options.PresenceMemory] (outside the Go heap), its file in the page
+// cache. Every filter and index block of 10 million chunks fits in the
 // default cache; data blocks are read from the OS page cache, which is not
 // the process's memory. Two things outside this package decide how much of
 // that bound shows up as RSS: without cgo, Pebble allocates its cache on
 // the Go heap and the garbage collector lets it double (measured 270 MiB
 // instead of 130 at 10 million chunks; under GOMEMLIMIT=230MiB, 227 MiB,
 // and holdfastd sets such a soft limit from its cgroup's memory limit);
-// with cgo, glibc's per-thread malloc arenas keep freed blocks
-// (MALLOC_ARENA_MAX=2 trims tens of MiB).
+// with cgo, glibc's per-thread malloc arenas keep freed blocks, which
+// holdfastd caps at two arenas (internal/mallocarena; uncapped, the same
+// lookups at 10 million chunks peaked at 146 or 210 MiB from run to run).
 //
 // # Speed
 //
