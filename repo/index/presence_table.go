@@ -205,12 +205,12 @@ func (t *ptable) index(ctx context.Context, order []*repoTable, budget int64) er
 			if bits > 0 {
 				rt.filter.add(&id)
 			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
+			if i%(64<<10) == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // memory is the table's resident memory: fences and filters.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -422,5 +423,29 @@ func TestPresenceDeleteIsMissingBeforeCommitReturns(t *testing.T) {
 	}
 	if len(during) != 1 {
 		t.Fatal("a deleted chunk read as present before its commit returned")
+	}
+}
+
+// TestPresenceCloseDuringBuild closes the index while a build may still be
+// scanning: Close waits for it, and nothing is left running.
+func TestPresenceCloseDuringBuild(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(13, 13))
+	for range 4 { // past the 64k keys at which a build looks for Close
+		commitChunks(t, x, 1, randIDs(r, 20_000), nil)
+	}
+	before := runtime.NumGoroutine()
+	fromPresence(x, 1, []format.ID{{1}}) // starts the build
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before the build", n, before)
+	}
+	if _, err := x.Missing(1, []format.ID{{1}}, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Missing after Close: %v", err)
 	}
 }
