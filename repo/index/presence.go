@@ -39,8 +39,8 @@ type presence struct {
 	log    *slog.Logger
 
 	// Bounds: the constants below; tests lower them.
-	rebuildMin, rebuildMax, deltaMax int
-	ring                             atomic.Bool // the last reader used io_uring
+	rebuildMin, rebuildMax, deletedMax int
+	ring                               atomic.Bool // the last reader used io_uring
 
 	// commitMu: batches that only put chunks hold it shared from their
 	// commit to recording it; batches that delete chunks, and rotations,
@@ -75,7 +75,7 @@ type chunkRef struct {
 	id   format.ID
 }
 
-// chunkOp is a chunk put or delete in a Batch, replayed into the delta
+// chunkOp is a chunk put or delete in a Batch, recorded as a change
 // once the batch commits.
 type chunkOp struct {
 	ref chunkRef
@@ -124,7 +124,7 @@ func newPresence(budget int64, log *slog.Logger) *presence {
 		log:        log,
 		rebuildMin: minRebuildAt,
 		rebuildMax: maxRebuildAt,
-		deltaMax:   maxDeleted,
+		deletedMax: maxDeleted,
 		readers:    make(chan *uring.Reader, presenceReaders),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -132,7 +132,7 @@ func newPresence(budget int64, log *slog.Logger) *presence {
 }
 
 // commit runs apply, which commits a Pebble batch holding ops, and records
-// ops in the delta in the order the module comment requires.
+// ops as changes in the order the type comment requires.
 func (p *presence) commit(ops []chunkOp, apply func() error) error {
 	if p == nil || len(ops) == 0 {
 		return apply()
@@ -156,7 +156,7 @@ func (p *presence) commit(ops []chunkOp, apply func() error) error {
 	return nil
 }
 
-// record writes ops into the deltas: with deletesOnly, only the deletions
+// record writes ops into the changes: with deletesOnly, only the deletions
 // (before the commit); otherwise every op in batch order, so that the last
 // write of an ID wins as it does in Pebble.
 func (p *presence) record(ops []chunkOp, deletesOnly bool) {
@@ -176,7 +176,7 @@ func (p *presence) record(ops []chunkOp, deletesOnly bool) {
 			p.puts.add(ref)
 		}
 	}
-	if len(p.deleted)+len(p.frozenDeleted) > p.deltaMax {
+	if len(p.deleted)+len(p.frozenDeleted) > p.deletedMax {
 		p.dropLocked("more chunks deleted since the last build than the bound keeps")
 	}
 }
@@ -212,7 +212,7 @@ func (p *presence) rebuildAt(t *ptable) int {
 	return min(max(int(t.entries/8), p.rebuildMin), p.rebuildMax)
 }
 
-// maybeBuild starts a build if there is no table, or the delta has grown
+// maybeBuild starts a build if there is no table, or the changes have grown
 // enough, and none is running. Missing calls it; commits do not, so an
 // index that only takes writes spends nothing on presence.
 func (p *presence) maybeBuild() {
@@ -235,7 +235,7 @@ func (p *presence) maybeBuild() {
 	}()
 }
 
-// runBuild rotates the delta, takes a Pebble snapshot with no chunk batch
+// runBuild freezes the changes, takes a Pebble snapshot with no chunk batch
 // in flight, builds a table from it and installs it.
 func (p *presence) runBuild() {
 	p.commitMu.Lock()
@@ -267,7 +267,7 @@ func (p *presence) runBuild() {
 		}
 		p.unfreezeLocked(gen)
 	case gen != p.gen:
-		t.release() // dropped while building: its delta is gone
+		t.release() // dropped while building: the changes since are gone
 	default:
 		if p.table != nil {
 			p.table.release()

@@ -23,7 +23,7 @@ type pscratch struct {
 	buf     []byte       // one window of one-span reads
 }
 
-// lookup sets bit i of s.have for every present ids[i], from the deltas
+// lookup sets bit i of s.have for every present ids[i], from the changes
 // and the table, with s.order already sorted. It reports false, having
 // set nothing, when there is no table to answer from; the caller then
 // asks Pebble.

@@ -287,7 +287,7 @@ func TestPresenceFallsBackToPebble(t *testing.T) {
 	})
 	t.Run("deletions overflow", func(t *testing.T) {
 		x := openPresence(t, Options{})
-		x.presence.deltaMax = 50
+		x.presence.deletedMax = 50
 		r := rand.New(rand.NewPCG(8, 8))
 		ids := randIDs(r, 100)
 		commitChunks(t, x, 1, ids, nil)

@@ -35,7 +35,7 @@ type PresenceStats struct {
 	Delta     int           // chunks put or deleted since its snapshot
 	Builds    int64         // tables built since Open
 	Errors    int64         // builds that failed
-	Drops     int64         // tables dropped (delta overflow, read error)
+	Drops     int64         // tables dropped (too many deletions, a failed read)
 	LastBuild time.Duration // how long the last build took
 	Answered  int64         // IDs Missing answered from presence
 	Reads     int64         // table reads those answers took
