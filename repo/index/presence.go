@@ -181,7 +181,7 @@ func (p *presence) record(ops []chunkOp, deletesOnly bool) {
 	}
 }
 
-// dropLocked forgets the table and the deltas; Missing asks Pebble until
+// dropLocked forgets the table and the changes; Missing asks Pebble until
 // a new build completes. A build running now is discarded when it ends.
 func (p *presence) dropLocked(why string) {
 	if p.table != nil {
