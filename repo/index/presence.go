@@ -150,6 +150,14 @@ func (p *presence) commit(ops []chunkOp, apply func() error) error {
 		defer p.commitMu.RUnlock()
 	}
 	if err := apply(); err != nil {
+		if deletes {
+			// The deletions are recorded but may not have happened, and a
+			// commit's reference check must not find a chunk it holds
+			// missing: start again from Pebble.
+			p.mu.Lock()
+			p.dropLocked("a batch with deletions failed to commit")
+			p.mu.Unlock()
+		}
 		return err
 	}
 	p.record(ops, false)

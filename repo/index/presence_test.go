@@ -449,3 +449,24 @@ func TestPresenceCloseDuringBuild(t *testing.T) {
 		t.Fatalf("Missing after Close: %v", err)
 	}
 }
+
+// TestPresenceFailedDeleteDropsTable: a batch of deletions that fails to
+// commit leaves its chunks in Pebble, so the table, which recorded them as
+// deleted, must not answer for them: a snapshot commit that references
+// them would be refused.
+func TestPresenceFailedDeleteDropsTable(t *testing.T) {
+	x := openPresence(t, Options{})
+	ids := randIDs(rand.New(rand.NewPCG(14, 14)), 20)
+	commitChunks(t, x, 1, ids, nil)
+	waitBuilds(t, x, 1)
+	err := x.presence.commit([]chunkOp{{chunkRef{1, ids[0]}, true}}, func() error {
+		return errors.New("WAL sync failed")
+	})
+	if err == nil {
+		t.Fatal("the failure was not returned")
+	}
+	if st := x.presence.statsNow(); st.Ready || st.Drops != 1 {
+		t.Fatalf("table kept after a failed delete: %+v", st)
+	}
+	missingEquals(t, x, ids)
+}
