@@ -46,6 +46,9 @@ func (p *presence) lookup(repo uint32, ids []format.ID, s *scratch) bool {
 		return false
 	}
 	ps := &s.p
+	if !p.putSince(t, repo, ids, s) {
+		return false // a new table, or none: Pebble answers the batch
+	}
 	if err := p.fromPebble(repo, ids, s); err != nil {
 		return false // Missing asks Pebble for the whole batch, and reports its error
 	}
@@ -63,11 +66,9 @@ func (p *presence) lookup(repo uint32, ids []format.ID, s *scratch) bool {
 }
 
 // fromDeltas answers absent for the IDs deleted since the table's
-// snapshot, notes which of the others a put filter may hold, leaves the
-// positions of those in s.p.pending, and returns the table (acquired)
-// that must answer them. A repeated ID is answered once, by its first
-// position. Everything is read under one hold of mu, so the answers are
-// those of one moment.
+// snapshot, leaves the positions of the others in s.p.pending, and
+// returns the table (acquired) that must answer them. A repeated ID is
+// answered once, by its first position.
 func (p *presence) fromDeltas(repo uint32, ids []format.ID, s *scratch) (*ptable, bool) {
 	ps := &s.p
 	ps.found = slices.Grow(ps.found[:0], len(s.order))[:len(s.order)]
@@ -96,10 +97,32 @@ func (p *presence) fromDeltas(repo uint32, ids []format.ID, s *scratch) (*ptable
 				continue
 			}
 		}
-		ps.maybe[n] = p.puts.mayContain(&ref) || p.frozenPuts.mayContain(&ref)
 		ps.pending = append(ps.pending, n)
 	}
 	return t, true
+}
+
+// putSince marks the IDs that t does not hold but that a put filter may:
+// put since t's snapshot (or a false positive). It looks only at IDs the
+// table left absent, which spares present IDs a cache miss, and so it
+// runs after the table's reads, under a second hold of mu. It reports
+// false if t is no longer the installed table: its put filters are then
+// gone, and an ID put since t's snapshot could be called missing, which a
+// snapshot commit's reference check would refuse.
+func (p *presence) putSince(t *ptable, repo uint32, ids []format.ID, s *scratch) bool {
+	ps := &s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.table != t {
+		return false
+	}
+	for _, n := range ps.pending {
+		if !ps.found[n] {
+			ref := chunkRef{repo, ids[s.order[n].i]}
+			ps.maybe[n] = p.puts.mayContain(&ref) || p.frozenPuts.mayContain(&ref)
+		}
+	}
+	return true
 }
 
 // fromPebble settles the IDs the table does not hold but a put filter

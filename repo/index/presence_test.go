@@ -124,6 +124,12 @@ func checkAgainstPebble(t *testing.T, x *Index, repo uint32, ids []format.ID) {
 	t.Helper()
 	want := fromPebble(t, x, repo, ids)
 	got, ok := fromPresence(x, repo, ids)
+	// A table installed during the lookup hands the batch to Pebble; the
+	// next lookup gets the new table.
+	for try := 0; !ok && try < 20; try++ {
+		time.Sleep(time.Millisecond)
+		got, ok = fromPresence(x, repo, ids)
+	}
 	if !ok {
 		t.Fatal("presence table did not answer")
 	}
@@ -469,4 +475,33 @@ func TestPresenceFailedDeleteDropsTable(t *testing.T) {
 		t.Fatalf("table kept after a failed delete: %+v", st)
 	}
 	missingEquals(t, x, ids)
+}
+
+// TestPresencePutSinceNeedsItsTable: once the table a lookup started with
+// is replaced or dropped, its put filters are gone, so the lookup hands
+// the batch to Pebble rather than call a chunk put since then missing.
+func TestPresencePutSinceNeedsItsTable(t *testing.T) {
+	x := openPresence(t, Options{})
+	r := rand.New(rand.NewPCG(15, 15))
+	commitChunks(t, x, 1, randIDs(r, 10), nil)
+	waitBuilds(t, x, 1)
+	put := randIDs(r, 1)
+	commitChunks(t, x, 1, put, nil) // since the snapshot: in the put filter only
+	s := x.getScratch(1)
+	defer x.scratch.Put(s)
+	sortIDs(put, s)
+	tab, ok := x.presence.fromDeltas(1, put, s)
+	if !ok {
+		t.Fatal("no table")
+	}
+	defer tab.release()
+	if !x.presence.putSince(tab, 1, put, s) || !s.p.maybe[0] {
+		t.Fatal("the put since the snapshot is not in the put filter")
+	}
+	x.presence.mu.Lock()
+	x.presence.dropLocked("test")
+	x.presence.mu.Unlock()
+	if x.presence.putSince(tab, 1, put, s) {
+		t.Fatal("putSince answered for a table that is gone")
+	}
 }

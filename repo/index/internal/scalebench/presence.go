@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/holdfast-backup/holdfast/format"
@@ -26,8 +28,8 @@ func buildPresence(x *index.Index, rss *sampler) {
 		}
 		p := st.Presence
 		if p.Ready {
-			fmt.Printf("presence table: %d entries built in %.1fs (%.1fs of it the build), %.1f MiB of fences and filters, peak RSS %d MiB\n",
-				p.Entries, time.Since(start).Seconds(), p.LastBuild.Seconds(), float64(p.Memory)/(1<<20), rss.peak()>>20)
+			fmt.Printf("presence table: %d entries built in %.1fs (%.1fs of it the build), %.1f MiB of fences and filters (%s), peak RSS %d MiB\n",
+				p.Entries, time.Since(start).Seconds(), p.LastBuild.Seconds(), float64(p.Memory)/(1<<20), hugePages(), rss.peak()>>20)
 			return
 		}
 		if p.Errors > 0 {
@@ -90,4 +92,19 @@ func churn(x *index.Index, n, rounds, batch int, rss *sampler) {
 	fmt.Printf("churn: %d rounds of Missing(%d IDs, half new) + storing the new: %.1fs, %.1f CPU-s in all; Missing %.0f IDs/s (wall); %d table builds (last %.1fs), %d of %d IDs answered by the table; peak RSS %d MiB\n",
 		rounds, batch, d.Seconds(), cpu.Seconds(), float64(total)/lookups.Seconds(),
 		p1.Builds-p0.Builds, p1.LastBuild.Seconds(), p1.Answered-p0.Answered, total, rss.peak()>>20)
+}
+
+// hugePages reports the process's anonymous memory in transparent huge
+// pages, where the table's fences and filters should be.
+func hugePages() string {
+	b, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return "huge pages unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
+			return "anonymous huge pages " + strings.TrimSpace(v)
+		}
+	}
+	return "no huge page count"
 }
