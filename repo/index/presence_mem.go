@@ -37,7 +37,7 @@ func newTableMem(size int) (*tableMem, error) {
 	}
 	off := (hugePage - int(uintptr(unsafe.Pointer(&raw[0]))%hugePage)) % hugePage
 	b := raw[off : off+size]
-	_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
+	adviseHugePages(b)
 	return &tableMem{raw: raw, b: b}, nil
 }
 
