@@ -122,17 +122,18 @@ func (x *Index) walk(repo uint32, ids []format.ID, s *scratch,
 // walkSorted is walk with s.order already sorted.
 func (x *Index) walkSorted(repo uint32, ids []format.ID, s *scratch,
 	visit func(i int, it *pebble.Iterator, found bool) error,
-) (err error) {
+) error {
+	return x.withChunkIter(repo, func(it *pebble.Iterator, lo []byte) error {
+		return walkIter(it, lo, ids, s, visit)
+	})
+}
+
+// walkIter is walkSorted's loop over an iterator of the chunk keyspace
+// whose prefix is lo.
+func walkIter(it *pebble.Iterator, lo []byte, ids []format.ID, s *scratch,
+	visit func(i int, it *pebble.Iterator, found bool) error,
+) error {
 	order := s.order
-	it, lo, err := x.chunkIter(repo)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := it.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("index: lookup: %w", cerr)
-		}
-	}()
 	key := s.key[:]
 	copy(key, lo)
 	found := false
@@ -164,9 +165,10 @@ func (x *Index) walkSorted(repo uint32, ids []format.ID, s *scratch,
 	return nil
 }
 
-// chunkIter returns an iterator over repo's chunk keys, set up for point
-// lookups in ascending order, and the keyspace's prefix.
-func (x *Index) chunkIter(repo uint32) (*pebble.Iterator, []byte, error) {
+// withChunkIter calls fn with an iterator over repo's chunk keys, set up
+// for point lookups in ascending order, and the keyspace's prefix, and
+// closes the iterator after.
+func (x *Index) withChunkIter(repo uint32, fn func(it *pebble.Iterator, lo []byte) error) (err error) {
 	lo, hi := indexkey.RepoPrefix(indexkey.SpaceChunk, repo)
 	it, err := x.db.NewIter(&pebble.IterOptions{
 		LowerBound: lo,
@@ -177,32 +179,30 @@ func (x *Index) chunkIter(repo uint32) (*pebble.Iterator, []byte, error) {
 		UseL6Filters: true,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("index: lookup: %w", err)
-	}
-	return it, lo, nil
-}
-
-// confirm looks up in Pebble the IDs at positions (ascending) of s.order
-// and sets s.p.found for those present: the presence table's way of
-// settling an ID put since its snapshot.
-func (x *Index) confirm(repo uint32, ids []format.ID, s *scratch, positions []int) (err error) {
-	it, lo, err := x.chunkIter(repo)
-	if err != nil {
-		return err
+		return fmt.Errorf("index: lookup: %w", err)
 	}
 	defer func() {
 		if cerr := it.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("index: lookup: %w", cerr)
 		}
 	}()
-	key := s.key[:]
-	copy(key, lo)
-	for _, n := range positions {
-		copy(key[len(lo):], ids[s.order[n].i][:])
-		s.p.found[n] = it.SeekPrefixGE(key) && bytes.Equal(it.Key(), key)
-		if err := it.Error(); err != nil {
-			return fmt.Errorf("index: lookup %s: %w", indexkey.Describe(key), err)
+	return fn(it, lo)
+}
+
+// confirm looks up in Pebble the IDs at positions (ascending) of s.order
+// and sets s.p.found for those present: the presence table's way of
+// settling an ID put since its snapshot.
+func (x *Index) confirm(repo uint32, ids []format.ID, s *scratch, positions []int) error {
+	return x.withChunkIter(repo, func(it *pebble.Iterator, lo []byte) error {
+		key := s.key[:]
+		copy(key, lo)
+		for _, n := range positions {
+			copy(key[len(lo):], ids[s.order[n].i][:])
+			s.p.found[n] = it.SeekPrefixGE(key) && bytes.Equal(it.Key(), key)
+			if err := it.Error(); err != nil {
+				return fmt.Errorf("index: lookup %s: %w", indexkey.Describe(key), err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
