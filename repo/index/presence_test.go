@@ -118,21 +118,27 @@ func mixed(r *rand.Rand, have []format.ID, absent int) []format.ID {
 	return ids
 }
 
+// answered is the presence table's answer for ids. A table installed or
+// dropped during a lookup hands the batch to Pebble; the next lookup gets
+// the new table, so it asks again a few times before it gives up.
+func answered(t *testing.T, x *Index, repo uint32, ids []format.ID) []format.ID {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		if got, ok := fromPresence(x, repo, ids); ok {
+			return got
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("presence table did not answer")
+	return nil
+}
+
 // checkAgainstPebble fails unless the presence table answers exactly as
 // Pebble does for ids.
 func checkAgainstPebble(t *testing.T, x *Index, repo uint32, ids []format.ID) {
 	t.Helper()
 	want := fromPebble(t, x, repo, ids)
-	got, ok := fromPresence(x, repo, ids)
-	// A table installed during the lookup hands the batch to Pebble; the
-	// next lookup gets the new table.
-	for try := 0; !ok && try < 20; try++ {
-		time.Sleep(time.Millisecond)
-		got, ok = fromPresence(x, repo, ids)
-	}
-	if !ok {
-		t.Fatal("presence table did not answer")
-	}
+	got := answered(t, x, repo, ids)
 	if !slices.Equal(got, want) {
 		t.Fatalf("repo %d: presence says %d of %d missing, Pebble %d", repo, len(got), len(ids), len(want))
 	}
@@ -150,7 +156,7 @@ func TestPresenceAnswersAsPebble(t *testing.T) {
 	checkAgainstPebble(t, x, 2, mixed(r, b, 300))
 	checkAgainstPebble(t, x, 2, a[:100]) // another repository's IDs
 	checkAgainstPebble(t, x, 3, a[:100]) // a repository with no chunks
-	if got, _ := fromPresence(x, 1, a); len(got) != 0 {
+	if got := answered(t, x, 1, a); len(got) != 0 {
 		t.Fatalf("%d of the stored IDs missing", len(got))
 	}
 
@@ -159,7 +165,7 @@ func TestPresenceAnswersAsPebble(t *testing.T) {
 	added := randIDs(r, 500)
 	commitChunks(t, x, 1, added, a[:700])
 	checkAgainstPebble(t, x, 1, mixed(r, slices.Concat(a[:1000], added), 1000))
-	if got, _ := fromPresence(x, 1, a[:700]); len(got) != 700 {
+	if got := answered(t, x, 1, a[:700]); len(got) != 700 {
 		t.Fatalf("%d of 700 deleted IDs missing", len(got))
 	}
 	commitChunks(t, x, 1, a[:10], nil) // put back
@@ -189,7 +195,7 @@ func TestPresenceRebuildKeepsAnswers(t *testing.T) {
 		// Ask while the next build may be running: answers come from the
 		// delta, the frozen delta and the old table.
 		checkAgainstPebble(t, x, 1, mixed(r, live, 500))
-		if got, _ := fromPresence(x, 1, gone); len(got) != len(gone) {
+		if got := answered(t, x, 1, gone); len(got) != len(gone) {
 			t.Fatalf("round %d: %d of %d deleted IDs read as present", round, len(gone)-len(got), len(gone))
 		}
 	}
@@ -346,7 +352,7 @@ func TestPresenceEqualFences(t *testing.T) {
 	}
 	commitChunks(t, x, 1, ids, nil)
 	waitBuilds(t, x, 1)
-	if got, _ := fromPresence(x, 1, ids); len(got) != 0 {
+	if got := answered(t, x, 1, ids); len(got) != 0 {
 		t.Fatalf("%d stored IDs missing", len(got))
 	}
 	absent := randIDs(r, 50)
@@ -503,5 +509,21 @@ func TestPresencePutSinceNeedsItsTable(t *testing.T) {
 	x.presence.mu.Unlock()
 	if x.presence.putSince(tab, 1, put, s) {
 		t.Fatal("putSince answered for a table that is gone")
+	}
+}
+
+// TestPresenceWindowBounded: long spans (a small memory bound for many
+// chunks) put fewer reads in a window, never more than maxWindow of
+// buffer, and at least one.
+func TestPresenceWindowBounded(t *testing.T) {
+	for _, span := range []int64{minSpan, 64, 1024, 1 << 16} {
+		tab := &ptable{span: span}
+		n := tab.windowSlots()
+		if n < 1 || n > ringEntries || (n > 1 && n*tab.spanBytes() > maxWindow) {
+			t.Errorf("span %d: %d slots of %d bytes", span, n, tab.spanBytes())
+		}
+	}
+	if n := (&ptable{span: minSpan}).windowSlots(); n != ringEntries {
+		t.Errorf("default span: %d slots, want a ring's %d", n, ringEntries)
 	}
 }
