@@ -33,6 +33,10 @@ const (
 	// 38 million chunks before spans lengthen and filters thin out.
 	DefaultPresenceMemory = 64 << 20
 
+	// MinPresenceMemory is the smallest positive Options.PresenceMemory:
+	// below it the spans a lookup reads grow long for little saved.
+	MinPresenceMemory = 1 << 20
+
 	// MinMemTableSize and MaxMemTableSize bound Options.MemTableSize.
 	MinMemTableSize = 4 << 20
 	MaxMemTableSize = 256 << 20
@@ -83,6 +87,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CacheSize < 0 {
 		return o, fmt.Errorf("%w: cache size %d", ErrInvalid, o.CacheSize)
+	}
+	if o.PresenceMemory > 0 && o.PresenceMemory < MinPresenceMemory {
+		return o, fmt.Errorf("%w: presence memory %d bytes, below the minimum of %d (a negative value turns the table off)",
+			ErrInvalid, o.PresenceMemory, MinPresenceMemory)
 	}
 	if o.MemTableSize < MinMemTableSize || o.MemTableSize > MaxMemTableSize {
 		return o, fmt.Errorf("%w: memtable size %d", ErrInvalid, o.MemTableSize)

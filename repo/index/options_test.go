@@ -66,3 +66,18 @@ func TestOptions(t *testing.T) {
 			po.DisableWAL, po.MemTableSize, po.MemTableStopWritesThreshold)
 	}
 }
+
+// TestPresenceMemoryOption: 0 is the default, negative is off, and a
+// positive bound under the minimum is refused with a clear error.
+func TestPresenceMemoryOption(t *testing.T) {
+	if o, err := (Options{}).withDefaults(); err != nil || o.PresenceMemory != DefaultPresenceMemory {
+		t.Fatalf("default: %d, %v", o.PresenceMemory, err)
+	}
+	if o, err := (Options{PresenceMemory: -1}).withDefaults(); err != nil || o.PresenceMemory != -1 {
+		t.Fatalf("off: %d, %v", o.PresenceMemory, err)
+	}
+	_, err := Options{PresenceMemory: 4096}.withDefaults()
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "presence memory 4096 bytes") {
+		t.Fatalf("4 KiB bound: %v", err)
+	}
+}

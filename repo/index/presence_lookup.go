@@ -155,7 +155,8 @@ func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch
 	if rt == nil {
 		return nil
 	}
-	window := ringEntries * t.spanBytes()
+	slots := t.windowSlots()
+	window := slots * t.spanBytes()
 	ps.buf = slices.Grow(ps.buf[:0], window)[:window]
 	r := p.getReader()
 	defer p.putReader(r)
@@ -172,7 +173,7 @@ func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch
 			continue // below the first ID, or the previous read covers it
 		}
 		ps.owners = append(ps.owners, k)
-		if len(ps.reads)-flushed == ringEntries {
+		if len(ps.reads)-flushed == slots {
 			if err := p.settle(t, r, s, ids, flushed); err != nil {
 				return err
 			}
@@ -183,6 +184,16 @@ func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch
 	}
 	ps.owners = append(ps.owners, len(ps.pending))
 	return p.settle(t, r, s, ids, flushed)
+}
+
+// maxWindow bounds the buffer of one window of reads: spans grow past 16
+// IDs only when the memory bound is small for the chunks.
+const maxWindow = 1 << 20
+
+// windowSlots is how many one-span reads go out at a time: a ring's worth,
+// unless that would take more than maxWindow of buffer.
+func (t *ptable) windowSlots() int {
+	return min(max(maxWindow/t.spanBytes(), 1), ringEntries)
 }
 
 // readOf is the read of file records [from, to): the slot-th span-sized
