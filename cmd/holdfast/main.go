@@ -10,6 +10,7 @@ import (
 	"github.com/holdfast-backup/holdfast/client"
 	"github.com/holdfast-backup/holdfast/cmd/internal/cafile"
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/internal/hugeheap"
 )
 
 // Exit codes (CONTRACT.md).
@@ -44,7 +45,13 @@ var commands []func(g *globals) *cobra.Command
 
 func register(f func(g *globals) *cobra.Command) { commands = append(commands, f) }
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	// Before anything allocates: the heap grows into huge pages, which
+	// spared a first backup or restore of 2 GiB about 50,000 page faults
+	// (see package hugeheap). A backup or restore peaks under 512 MiB.
+	hugeheap.Advise(512 << 20)
+	os.Exit(run(os.Args[1:]))
+}
 
 func run(args []string) int {
 	g := &globals{}

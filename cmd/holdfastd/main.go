@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/holdfast-backup/holdfast/format"
+	"github.com/holdfast-backup/holdfast/internal/hugeheap"
 	"github.com/holdfast-backup/holdfast/internal/mallocarena"
 )
 
@@ -29,6 +30,10 @@ func main() {
 	// Before the index allocates: its cache lives in C memory in a cgo
 	// build, and uncapped arenas kept tens of MiB of it resident.
 	mallocarena.Limit(2)
+	// And the heap grows into huge pages: a first backup of 2 GiB took
+	// about 96,000 page faults without them and 1,000 with them (see
+	// package hugeheap).
+	hugeheap.Advise(1 << 30)
 	os.Exit(run(os.Args[1:]))
 }
 

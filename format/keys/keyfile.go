@@ -231,7 +231,7 @@ func parseHeader(b []byte) (header, error) {
 func newKEK(password, salt []byte, p KDFParams) cipher.AEAD {
 	// Argon2 allocates its memory itself and touches all of it once; in
 	// 4 KiB pages that is half its time on a virtual machine.
-	hugeheap.Prepare(int(p.MemoryKiB) << 10)
+	hugeheap.Advise(int(p.MemoryKiB) << 10)
 	kek := argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
 	aead, err := chacha20poly1305.NewX(kek)
 	clear(kek)

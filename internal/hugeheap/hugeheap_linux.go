@@ -11,31 +11,32 @@ import (
 // runs on (x86-64 and arm64 with 4 KiB base pages).
 const hugePage = 2 << 20
 
-// slack is how much larger than the coming allocation the advised span
-// is: the alignment lost at its ends, and room for the small spans other
-// goroutines may take from the bottom of the free range before it comes.
+// slack is how much larger than n the advised span is: the alignment
+// lost at its ends, and room for the small spans other goroutines may
+// take from the bottom of the free range before a large allocation comes.
 const slack = 8 << 20
 
 // below is how far under the span the advice reaches: memory freed just
-// under it joins the free range, and the allocation then starts there
-// (up to 10 MiB lower in trials).
+// under it joins the free range, and an allocation then starts there (up
+// to 10 MiB lower in trials).
 const below = 16 << 20
 
-// Prepare advises huge pages over a free heap range large enough for an
-// allocation of n bytes that the caller is about to make (or cause), and
-// reports whether the advice was taken. It collects garbage and returns
-// free memory to the system, so it is for rare, large allocations (a key
-// unwrap), not a loop.
-func Prepare(n int) bool {
-	if n < hugePage {
+// Advise advises huge pages over the lowest free heap range of at least n
+// bytes: where an allocation of n bytes that the caller is about to make
+// (or cause) will be placed, or, called first thing in main, where the
+// heap will grow to its first n bytes. It reports whether the advice was
+// given. It collects garbage and returns free memory to the system, so it
+// is for a program's start or a rare, large allocation, not a loop.
+func Advise(n int) bool {
+	if n < hugePage || off() {
 		return false
 	}
 	err := adviseFreshSpan(n + slack)
-	// The span is garbage now. Free it, so that the coming allocation
-	// finds its range free. FreeOSMemory also releases the free pages at
-	// once: left to the background scavenger, which takes pages out of
-	// the free ranges while it releases them, the allocation landed past
-	// the span in 3 trials of 20.
+	// The span is garbage now. Free it, so that what comes next finds its
+	// range free. FreeOSMemory also releases free pages at once: left to
+	// the background scavenger, which takes pages out of the free ranges
+	// while it releases them, an allocation landed past the span in 3
+	// trials of 20.
 	debug.FreeOSMemory()
 	return err == nil
 }
@@ -43,9 +44,8 @@ func Prepare(n int) bool {
 // adviseFreshSpan allocates n bytes, which come fresh from the system and
 // are never touched here, and advises huge pages from below under them to
 // their end, in whole huge pages. Only addresses are advised: madvise(2)
-// with MADV_HUGEPAGE changes no byte of memory in use, and the part of
-// the range not mapped is skipped (with ENOMEM, which is not a failure
-// here).
+// with MADV_HUGEPAGE changes no byte of memory in use, and the part of the
+// range not mapped is skipped (with ENOMEM, which is no failure here).
 //
 //go:noinline
 func adviseFreshSpan(n int) error {

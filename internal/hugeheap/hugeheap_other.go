@@ -2,5 +2,5 @@
 
 package hugeheap
 
-// Prepare does nothing where madvise(2) has no MADV_HUGEPAGE.
-func Prepare(n int) bool { return false }
+// Advise does nothing where madvise(2) has no MADV_HUGEPAGE.
+func Advise(n int) bool { return false }
