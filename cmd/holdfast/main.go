@@ -49,7 +49,7 @@ func main() {
 	// Before anything allocates: the heap grows into huge pages, which
 	// spared a first backup or restore of 2 GiB about 50,000 page faults
 	// (see package hugeheap). A backup or restore peaks under 512 MiB.
-	hugeheap.Advise(512 << 20)
+	hugeheap.AdviseHeap(512 << 20)
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -33,7 +33,7 @@ func main() {
 	// And the heap grows into huge pages: a first backup of 2 GiB took
 	// about 96,000 page faults without them and 1,000 with them (see
 	// package hugeheap).
-	hugeheap.Advise(1 << 30)
+	hugeheap.AdviseHeap(1 << 30)
 	os.Exit(run(os.Args[1:]))
 }
 

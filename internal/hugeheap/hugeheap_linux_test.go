@@ -24,6 +24,9 @@ const testBytes = 64 << 20
 // Each measure runs in a process of its own: memory a process has freed
 // stays resident and would fault no more.
 func TestAdviseTakesHugePages(t *testing.T) {
+	if raceEnabled {
+		t.Skip("SKIP: under the race detector the heap places allocations otherwise; run without -race")
+	}
 	mode := thpMode(t)
 	if mode == "never" {
 		t.Skip("SKIP: transparent huge pages are turned off on this system")
