@@ -15,7 +15,9 @@
 // pages over it with madvise(2), and frees it. The runtime places
 // allocations in the lowest free addresses that fit, which is now that
 // span, and the advice stays with the addresses. When placement goes
-// otherwise, nothing is lost but the speed-up.
+// otherwise, nothing is lost but the speed-up. [AdviseHeap] does this for
+// the range the heap will grow into, at a program's start, and withdraws
+// the advice while the program idles (see there why).
 //
 // HOLDFAST_HUGE_PAGES=off turns it off (SPEC.md, "Huge pages"): a system
 // short of free 2 MiB blocks may compact memory at a fault to find one.
