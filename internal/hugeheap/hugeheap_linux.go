@@ -1,8 +1,10 @@
 package hugeheap
 
 import (
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -51,7 +53,7 @@ func AdviseHeap(n int) bool {
 }
 
 func advise(n int) (start, end uintptr, ok bool) {
-	if n < hugePage || off() {
+	if n < hugePage || off() || strictOvercommit(overcommitFile) {
 		return 0, 0, false
 	}
 	start, end, err := adviseFreshSpan(n + slack)
@@ -80,6 +82,19 @@ func adviseFreshSpan(n int) (start, end uintptr, err error) {
 		start = (lo + hugePage - 1) &^ (hugePage - 1)
 	}
 	return start, end, madvise(start, end, unix.MADV_HUGEPAGE)
+}
+
+// overcommitFile says whether the kernel charges mappings against a
+// commit limit.
+const overcommitFile = "/proc/sys/vm/overcommit_memory"
+
+// strictOvercommit reports whether file says mode 2, in which the span,
+// although never touched, would be charged against the commit limit for
+// the life of the process (releasing pages does not lower the charge),
+// and a small machine could refuse the process's later allocations.
+func strictOvercommit(file string) bool {
+	b, err := os.ReadFile(file)
+	return err == nil && strings.TrimSpace(string(b)) == "2"
 }
 
 // madvise gives advice over [start, end). The part of the range not

@@ -148,3 +148,21 @@ func thpMode(t *testing.T) string {
 	}
 	return s[i+1 : j]
 }
+
+// TestStrictOvercommit: mode 2 is recognised; other modes, or no file,
+// are not.
+func TestStrictOvercommit(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]bool{"2\n": true, "0\n": false, "1\n": false, "": false} {
+		f := dir + "/overcommit"
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := strictOvercommit(f); got != want {
+			t.Errorf("strictOvercommit(%q) = %v, want %v", content, got, want)
+		}
+	}
+	if strictOvercommit(dir + "/missing") {
+		t.Error("a missing file says strict")
+	}
+}
