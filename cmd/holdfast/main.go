@@ -49,6 +49,9 @@ func main() {
 	// Before anything allocates: the heap grows into huge pages. A first
 	// backup of 2 GiB took 74-76k page faults without them and 3-5k with
 	// them (see package hugeheap). A backup or restore peaks under 512 MiB.
+	if err := hugeheap.CheckEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "holdfast: %v\n", err)
+	}
 	hugeheap.AdviseHeap(512 << 20)
 	os.Exit(run(os.Args[1:]))
 }

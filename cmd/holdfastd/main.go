@@ -33,6 +33,9 @@ func main() {
 	// And the heap grows into huge pages: a first backup of 2 GiB took
 	// about 96,000 page faults without them and 1,000 with them (see
 	// package hugeheap).
+	if err := hugeheap.CheckEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "holdfastd: %v\n", err)
+	}
 	hugeheap.AdviseHeap(1 << 30)
 	os.Exit(run(os.Args[1:]))
 }
