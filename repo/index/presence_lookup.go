@@ -162,13 +162,17 @@ func (p *presence) fromTable(t *ptable, repo uint32, ids []format.ID, s *scratch
 	defer p.putReader(r)
 	p.ring.Store(r.Ring())
 	var lastFrom, lastTo int64 = -1, -1
+	fence := 0   // where the previous ID's fence search ended
 	flushed := 0 // reads before this index are settled
 	for k, n := range ps.pending {
 		id := &ids[s.order[n].i]
 		if len(rt.filter.blocks) > 0 && !rt.filter.mayContain(id) {
 			continue
 		}
-		from, to := rt.records(id, t.span)
+		// pending is in ascending ID order, so the fences below the
+		// previous ID's are below this one's too.
+		var from, to int64
+		from, to, fence = rt.records(id, t.span, fence)
 		if from == to || from == lastFrom && to == lastTo {
 			continue // below the first ID, or the previous read covers it
 		}
@@ -255,11 +259,15 @@ func finishDuplicates(s *scratch, ids []format.ID) {
 // it: the span whose fence is the last below id's first 8 bytes (its
 // head) or, when fences equal the head, the spans they start, and the one
 // before if its last ID has that head too (the straddle bit).
-func (rt *repoTable) records(id *format.ID, span int64) (from, to int64) {
+//
+// lo is a lower bound for the search: every fence below it is at most
+// id's head. A batch passes the hi of its previous (smaller) ID; it
+// returns this ID's.
+func (rt *repoTable) records(id *format.ID, span int64, lo int) (from, to int64, hi int) {
 	head := binary.BigEndian.Uint64(id[:8])
-	hi := sort.Search(len(rt.fences), func(i int) bool { return rt.fences[i] > head })
+	hi = searchFences(rt.fences, head, lo)
 	if hi == 0 {
-		return 0, 0 // below the first ID
+		return 0, 0, 0 // below the first ID
 	}
 	first := hi - 1
 	if rt.fences[first] == head {
@@ -270,7 +278,7 @@ func (rt *repoTable) records(id *format.ID, span int64) (from, to int64) {
 	}
 	from = rt.start + int64(first)*span
 	to = rt.start + min(int64(hi)*span, rt.n)
-	return from, to
+	return from, to, hi
 }
 
 // containsID reports whether the sorted IDs in b include id.
