@@ -91,7 +91,7 @@ func (p *backupPipe) readOnce(ch *chunker.Chunker, j *bkFileJob, attempt int) (c
 	}
 	defer f.Close()
 	var cur unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &cur); err != nil {
+	if err := unix.Fstat(f.fd, &cur); err != nil {
 		return nil, 0, false, fmt.Errorf("fstat: %w", err)
 	}
 	if cur.Ino != j.st.Ino || cur.Dev != j.st.Dev || cur.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -107,7 +107,7 @@ func (p *backupPipe) readOnce(ch *chunker.Chunker, j *bkFileJob, attempt int) (c
 	if h := backupHooks.afterRead; h != nil {
 		h(j.path, attempt)
 	}
-	if err := unix.Fstat(int(f.Fd()), &cur); err != nil {
+	if err := unix.Fstat(f.fd, &cur); err != nil {
 		return nil, 0, false, fmt.Errorf("fstat: %w", err)
 	}
 	changed = n != uint64(j.st.Size) || cur.Size != j.st.Size || cur.Mtim != j.st.Mtim
@@ -120,7 +120,7 @@ func (p *backupPipe) readOnce(ch *chunker.Chunker, j *bkFileJob, attempt int) (c
 
 // bkOpen opens path for reading without following a symlink and,
 // where allowed, without updating its atime.
-func bkOpen(path string) (*os.File, error) {
+func bkOpen(path string) (*bkFile, error) {
 	if h := backupHooks.open; h != nil {
 		if err := h(path); err != nil {
 			return nil, err
@@ -134,14 +134,14 @@ func bkOpen(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return &bkFile{fd: fd}, nil
 }
 
 // chunkFile chunks the file's data and returns its extents. A file that
 // may be sparse (fewer blocks than its size) is read region by region with
 // SEEK_DATA and SEEK_HOLE: each data region is chunked on its own and each
 // gap becomes a hole extent. n counts logical bytes, holes included.
-func (p *backupPipe) chunkFile(ch *chunker.Chunker, f *os.File, st *unix.Stat_t) ([]tree.Extent, uint64, error) {
+func (p *backupPipe) chunkFile(ch *chunker.Chunker, f *bkFile, st *unix.Stat_t) ([]tree.Extent, uint64, error) {
 	var exts []tree.Extent
 	if st.Size > 0 && st.Blocks*512 < st.Size {
 		exts, n, err := p.chunkSparse(ch, f, st.Size)
@@ -154,8 +154,8 @@ func (p *backupPipe) chunkFile(ch *chunker.Chunker, f *os.File, st *unix.Stat_t)
 
 var errBkNoSeekData = errors.New("SEEK_DATA not supported")
 
-func (p *backupPipe) chunkSparse(ch *chunker.Chunker, f *os.File, size int64) ([]tree.Extent, uint64, error) {
-	fd := int(f.Fd())
+func (p *backupPipe) chunkSparse(ch *chunker.Chunker, f *bkFile, size int64) ([]tree.Extent, uint64, error) {
+	fd := f.fd
 	var exts []tree.Extent
 	var n uint64
 	for off := int64(0); off < size; {
