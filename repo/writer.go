@@ -274,6 +274,11 @@ func (w *packWriter) writePack(ctx context.Context, data []byte, packID format.I
 	if err := checkRecords(data, entries); err != nil { // verify what we wrote before anyone can read it
 		return fmt.Errorf("pack %s failed verification before upload: %w", packID.Short(), err)
 	}
+	if w.r.idx.DiskFull() {
+		// Its index batch would be refused: the shards would only take
+		// space from the deletions that can free some.
+		return fmt.Errorf("pack %s: %w", packID.Short(), index.ErrDiskFull)
+	}
 	// From the indexed-or-not check to the commit, GC must not delete a
 	// pack of this ID (gc_packs.go).
 	defer w.r.lockPacks(packID)()

@@ -11,6 +11,7 @@ import (
 	"github.com/holdfast-backup/holdfast/repo"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
+	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // Errors of the server layer itself.
@@ -77,6 +78,8 @@ func classify(err error) (connect.Code, string) {
 	// A store that cannot take writes is the operator's to fix; the client
 	// hears which kind of fault it is (the log names the store) and can
 	// retry later: nothing was committed.
+	case errors.Is(err, index.ErrDiskFull):
+		return connect.CodeResourceExhausted, "the server's index disk is full: no new data can be stored until space is freed (forgetting snapshots and gc free it)"
 	case errors.Is(err, backend.ErrFull):
 		return connect.CodeResourceExhausted, "a store is full: no new data can be stored until space is freed"
 	case errors.Is(err, backend.ErrReadOnly):

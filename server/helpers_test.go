@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"github.com/holdfast-backup/holdfast/repo/backend/local"
 	"github.com/holdfast-backup/holdfast/repo/backend/mem"
 	"github.com/holdfast-backup/holdfast/repo/erasure"
+	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // Test helpers of the upload, snapshot and chunk tests. Names start with
@@ -156,7 +158,9 @@ type upOptions struct {
 	local      bool // local directory stores instead of in-memory ones
 	packTarget int
 	gc         GarbageCollector
-	stores     int // how many stores (2+1 shards); 0 means 3
+	stores     int    // how many stores (2+1 shards); 0 means 3
+	root       string // with local: where the data and stores go; "" means temporary directories
+	index      index.Options
 }
 
 func newUpFixture(t testing.TB, o upOptions) *upFixture {
@@ -173,7 +177,11 @@ func newUpFixture(t testing.TB, o upOptions) *upFixture {
 	for i := range o.stores {
 		var b erasure.Store
 		if o.local {
-			lb, err := local.New(filepath.Join(t.TempDir(), "store"))
+			dir := t.TempDir()
+			if o.root != "" {
+				dir = filepath.Join(o.root, fmt.Sprintf("store%d", i))
+			}
+			lb, err := local.New(filepath.Join(dir, "store"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,11 +192,16 @@ func newUpFixture(t testing.TB, o upOptions) *upFixture {
 		stores = append(stores, b)
 		urls = append(urls, b.Backend.String())
 	}
+	dataDir := t.TempDir()
+	if o.root != "" {
+		dataDir = filepath.Join(o.root, "data")
+	}
 	eng, err := repo.Open(ctx, repo.Config{
-		DataDir:    t.TempDir(),
+		DataDir:    dataDir,
 		Layout:     repo.NewLayout(urls, 2, 1),
 		Stores:     stores,
 		PackTarget: o.packTarget,
+		Index:      o.index,
 	})
 	if err != nil {
 		t.Fatal(err)

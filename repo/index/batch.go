@@ -18,6 +18,11 @@ type Batch struct {
 
 	presence *presence
 	chunks   []chunkOp // the chunk puts and deletes, for presence
+	disk     *diskGuard
+	// takesData marks a batch that takes new data in (chunks, pins,
+	// sessions, snapshots): on a full disk it is refused, while
+	// maintenance (deletions, pack counts, GC state, locks, tokens) goes on.
+	takesData bool
 }
 
 // NewBatch returns an empty batch. Commit or Close it.
@@ -25,7 +30,7 @@ func (x *Index) NewBatch() *Batch {
 	if x.check() != nil {
 		return &Batch{err: ErrClosed}
 	}
-	return &Batch{b: x.db.NewBatch(), presence: x.presence}
+	return &Batch{b: x.db.NewBatch(), presence: x.presence, disk: x.disk}
 }
 
 // Err returns the first error a setter met, or nil.
@@ -54,6 +59,9 @@ func (b *Batch) Commit(sync bool) error {
 	defer b.release()
 	if b.err != nil {
 		return b.err
+	}
+	if b.takesData && b.disk.refuses() {
+		return fmt.Errorf("%w: new data is refused until space is freed", ErrDiskFull)
 	}
 	wo := pebble.NoSync
 	if sync {
@@ -142,6 +150,7 @@ func (b *Batch) del(k []byte) {
 // PutChunk records where chunk id of repo is stored.
 func (b *Batch) PutChunk(repo uint32, id format.ID, loc indexkey.ChunkLoc) {
 	if b.ok(repo) {
+		b.takesData = true
 		set(b, indexkey.ChunkKey(repo, id), indexkey.EncodeChunkLoc, loc)
 		b.noteChunk(repo, id, false)
 	}
@@ -172,6 +181,7 @@ func (b *Batch) DeletePack(repo uint32, id format.ID) {
 // PutSnapshot records a committed snapshot.
 func (b *Batch) PutSnapshot(repo uint32, id format.ID, s indexkey.SnapshotRecord) {
 	if b.ok(repo) {
+		b.takesData = true
 		set(b, indexkey.SnapshotKey(repo, id), indexkey.EncodeSnapshotRecord, s)
 	}
 }
@@ -224,6 +234,7 @@ func (b *Batch) DeleteToken(h indexkey.TokenHash) { b.del(indexkey.TokenKey(h)) 
 // PutSession records an upload session or renews its lease.
 func (b *Batch) PutSession(repo uint32, s indexkey.SessionID, r indexkey.SessionRecord) {
 	if b.ok(repo) {
+		b.takesData = true
 		set(b, indexkey.SessionKey(repo, s), indexkey.EncodeSessionRecord, r)
 	}
 }
@@ -239,6 +250,7 @@ func (b *Batch) DeleteSession(repo uint32, s indexkey.SessionID) {
 // Pin keeps chunk id alive against GC for session s.
 func (b *Batch) Pin(repo uint32, s indexkey.SessionID, id format.ID) {
 	if b.ok(repo) {
+		b.takesData = true
 		b.setRaw(indexkey.PinKey(repo, s, id), indexkey.EncodePin())
 	}
 }
@@ -250,6 +262,7 @@ func (b *Batch) Pin(repo uint32, s indexkey.SessionID, id format.ID) {
 // pin.
 func (b *Batch) PinPresent(repo uint32, s indexkey.SessionID, id format.ID) {
 	if b.ok(repo) {
+		b.takesData = true
 		b.setRaw(indexkey.PinKey(repo, s, id), indexkey.EncodePresentPin())
 	}
 }

@@ -19,6 +19,12 @@ var (
 	// ErrInvalid is returned for arguments no key can be made of: a
 	// repository ID of 0, an invalid repository name.
 	ErrInvalid = errors.New("index: invalid argument")
+
+	// ErrDiskFull is returned (wrapped) by Commit for a batch that takes
+	// new data in (chunks, pins, sessions, snapshots) while the index's
+	// disk is full. Other batches still commit, so that forgetting
+	// snapshots and collecting garbage can free space.
+	ErrDiskFull = errors.New("index: the disk is full")
 )
 
 // Lookup errors.

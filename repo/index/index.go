@@ -30,6 +30,7 @@ type Index struct {
 	scratch sync.Pool // *scratch, for Missing and Lookup
 
 	presence *presence // nil when Options.PresenceMemory < 0
+	disk     *diskGuard
 }
 
 // Open opens the index in dir, creating dir and an empty index if needed.
@@ -52,13 +53,18 @@ func Open(dir string, opts Options) (*Index, error) {
 		}
 		return nil, fmt.Errorf("index: open: lock: %w", err)
 	}
+	disk := newDiskGuard(dir, opts.BallastSize, opts.Logger)
+	if opts.guard != nil {
+		opts.guard(disk)
+	}
+	disk.open()
 	cache := pebble.NewCache(opts.pebbleCacheSize())
 	defer cache.Unref() // the DB holds its own reference
-	db, err := pebble.Open(dir, opts.pebbleOptions(cache, lock))
+	db, err := pebble.Open(dir, opts.pebbleOptions(cache, lock, disk.fs(opts.fs)))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("index: open: %w", err), lock.Close())
 	}
-	x := &Index{db: db, lock: lock}
+	x := &Index{db: db, lock: lock, disk: disk}
 	if opts.PresenceMemory > 0 {
 		x.presence = newPresence(opts.PresenceMemory, opts.Logger.With("component", "presence"))
 		x.presence.snapshot = db.NewSnapshot
@@ -101,6 +107,11 @@ func (x *Index) Close() error {
 	}
 	return nil
 }
+
+// DiskFull reports whether the index refuses new keys because its disk is
+// full (ErrDiskFull). A writer that would fill the disk further, such as
+// the engine landing a pack on a store beside the index, asks first.
+func (x *Index) DiskFull() bool { return x.disk.refuses() }
 
 func (x *Index) check() error {
 	if x.closed.Load() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Defaults, chosen so that resident memory stays well under 256 MiB however
@@ -36,6 +37,11 @@ const (
 	// MinPresenceMemory is the smallest positive Options.PresenceMemory:
 	// below it the spans a lookup reads grow long for little saved.
 	MinPresenceMemory = 1 << 20
+
+	// DefaultBallastSize is the disk space held in reserve for a full
+	// disk: room for Pebble to finish the write that met ENOSPC, flush a
+	// memtable and take the deletions that free space.
+	DefaultBallastSize = 64 << 20
 
 	// MinMemTableSize and MaxMemTableSize bound Options.MemTableSize.
 	MinMemTableSize = 4 << 20
@@ -70,9 +76,21 @@ type Options struct {
 	// always asks Pebble.
 	PresenceMemory int64
 
+	// BallastSize is the disk space the index keeps in reserve for a full
+	// disk (see diskfull.go): on ENOSPC it gives the space back to Pebble
+	// and refuses new keys until the disk has room again. 0 means
+	// DefaultBallastSize; negative means no ballast, and a full disk then
+	// stops every write of the process.
+	BallastSize int64
+
 	// Logger receives Pebble's messages: its errors and write stalls at
 	// warn level, routine messages at debug level. nil discards them.
 	Logger *slog.Logger
+
+	// fs is the file system under Pebble; nil means the real one. Tests
+	// set it, and guard, to make the disk fill up.
+	fs    vfs.FS
+	guard func(*diskGuard)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -84,6 +102,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.PresenceMemory == 0 {
 		o.PresenceMemory = DefaultPresenceMemory
+	}
+	if o.BallastSize == 0 {
+		o.BallastSize = DefaultBallastSize
+	}
+	if o.fs == nil {
+		o.fs = vfs.Default
 	}
 	if o.CacheSize < 0 {
 		return o, fmt.Errorf("%w: cache size %d", ErrInvalid, o.CacheSize)
@@ -116,11 +140,12 @@ func (o Options) pebbleCacheSize() int64 {
 
 // pebbleOptions returns the Pebble options for o (after withDefaults). The
 // caller owns cache and must Unref it once the DB holds its own reference.
-func (o Options) pebbleOptions(cache *pebble.Cache, lock *pebble.Lock) *pebble.Options {
+func (o Options) pebbleOptions(cache *pebble.Cache, lock *pebble.Lock, fs vfs.FS) *pebble.Options {
 	log := o.Logger.With("component", "pebble")
 	po := &pebble.Options{
 		Cache:              cache,
 		Lock:               lock,
+		FS:                 fs,
 		FormatMajorVersion: formatVersion,
 		MemTableSize:       uint64(o.MemTableSize),
 		// One memtable filling, one flushing; a third stalls writes rather

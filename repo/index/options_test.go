@@ -19,7 +19,7 @@ func TestLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	po := o.pebbleOptions(nil, nil)
+	po := o.pebbleOptions(nil, nil, nil)
 	po.Logger.Infof("flushed %d tables", 3)
 	po.Logger.Errorf("background error: %s", "disk on fire")
 	po.EventListener.BackgroundError(errors.New("compaction failed"))
@@ -55,7 +55,7 @@ func TestOptions(t *testing.T) {
 	if got, want := o.pebbleCacheSize(), int64(DefaultCacheSize+2*DefaultMemTableSize); got != want {
 		t.Errorf("pebble cache %d, want %d", got, want)
 	}
-	po := o.pebbleOptions(nil, nil)
+	po := o.pebbleOptions(nil, nil, nil)
 	for i, l := range po.Levels {
 		if l.FilterPolicy == nil || l.FilterPolicy.Name() == pebble.NoFilterPolicy.Name() {
 			t.Errorf("level %d has no filter", i)
