@@ -95,6 +95,9 @@ func run(ctx context.Context, o options) (bool, error) {
 			Compression: o.compression,
 		})
 		if err != nil {
+			if tail := issue5.ServerLogTail(dir, 40); tail != "" {
+				fmt.Fprintf(os.Stderr, "--- the end of run %d's server log (the run directory is removed):\n%s", i+1, tail)
+			}
 			return false, err
 		}
 		results = append(results, res)
