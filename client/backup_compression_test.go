@@ -86,6 +86,14 @@ func TestBackupCompression(t *testing.T) {
 				want = seal.None
 			}
 			for i, got := range bkCompressions(t, r, e.Content) {
+				// The file's last chunk can be a few bytes (the boundaries
+				// follow the repository's chunker key), too few for any
+				// codec to save the 1% a writer asks for: it is stored as
+				// it is, rightly. Neither file has holes, so extent i is
+				// chunk i.
+				if e.Content[i].Length < 1<<10 && got == seal.None {
+					continue
+				}
 				if got != want {
 					t.Errorf("%s: %s chunk %d stored with %v, want %v", name, file, i, got, want)
 				}
