@@ -113,6 +113,10 @@ type BackupSummary struct {
 	// Previous says where unchanged files were recognised from: "cache",
 	// "parent" (the parent's trees, fetched from the server) or "none".
 	Previous string `json:"-"`
+	// CacheError says why the local cache could not be written (a full
+	// or unwritable cache directory). The snapshot is committed all the
+	// same; the next backup reads the parent's trees from the server.
+	CacheError error `json:"-"`
 }
 
 // backupPlan is a validated BackupOptions.
@@ -354,8 +358,9 @@ func backup(ctx context.Context, c *Conn, unlock func() (*Repository, error), op
 		cache.discard()
 		return nil, err
 	}
-	cache.commit(id)
+	cacheErr := cache.commit(id)
 	return &BackupSummary{
+		CacheError:      cacheErr,
 		SnapshotID:      id,
 		Parent:          h.Parent,
 		FilesNew:        w.filesNew,

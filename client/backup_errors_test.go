@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -182,5 +183,39 @@ func TestBackupCanceled(t *testing.T) {
 	sum, err := r.Backup(context.Background(), BackupOptions{Paths: []string{dir}, Host: "h", CacheDir: cache})
 	if err != nil || sum.FilesNew != 20 {
 		t.Fatalf("backup after cancel: %+v, %v", sum, err)
+	}
+}
+
+// TestBackupCacheNotSaved: a cache directory that cannot be written (here
+// under a regular file) fails nothing: the snapshot commits, the summary
+// says why the cache was not saved, and the next backup, with no cache,
+// recognises the unchanged files from the parent's trees.
+func TestBackupCacheNotSaved(t *testing.T) {
+	srv := newBkServer(t)
+	r := srv.initRepo(t, "cache-not-saved", bkTestParams)
+	dir := t.TempDir()
+	for i := range 5 {
+		bkWrite(t, filepath.Join(dir, "f"+strconv.Itoa(i)), bkRandom(uint64(i), 8<<10))
+	}
+	blocker := filepath.Join(t.TempDir(), "file")
+	bkWrite(t, blocker, []byte("not a directory"))
+	opts := BackupOptions{Paths: []string{dir}, Host: "h", CacheDir: filepath.Join(blocker, "cache")}
+	sum, err := r.Backup(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("backup with an unwritable cache: %v", err)
+	}
+	if !errors.Is(sum.CacheError, syscall.ENOTDIR) {
+		t.Errorf("CacheError = %v, want ENOTDIR", sum.CacheError)
+	}
+	sum, err = r.Backup(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.FilesUnmodified != 5 || sum.BytesRead != 0 || sum.Previous != "parent" {
+		t.Errorf("second backup: %d unmodified, %d bytes read, from %q; want 5, 0, parent", sum.FilesUnmodified, sum.BytesRead, sum.Previous)
+	}
+	okSum, err := r.Backup(context.Background(), BackupOptions{Paths: []string{dir}, Host: "h", CacheDir: t.TempDir()})
+	if err != nil || okSum.CacheError != nil {
+		t.Fatalf("backup with a writable cache: %v, cache error %v", err, okSum.CacheError)
 	}
 }

@@ -77,13 +77,13 @@ func newTreeCache(r *Repository, opts BackupOptions, p *backupPlan) *bkTreeCache
 		bkHash16(r.cfg.Server, r.Repo(), string(r.Master.RepoID[:])),
 		bkHash16(p.host, p.source.Kind, p.source.Name))
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		c.dir = ""
+		c.dir, c.err = "", err
 		return c
 	}
 	bkCleanTemps(c.dir)
 	tmp, err := os.CreateTemp(c.dir, "trees.tmp-")
 	if err != nil {
-		c.dir = ""
+		c.dir, c.err = "", err
 		return c
 	}
 	c.tmp, c.w = tmp, bufio.NewWriterSize(tmp, 1<<20)
@@ -130,16 +130,14 @@ func (c *bkTreeCache) add(rel string, enc []byte) {
 	c.n++
 }
 
-// commit finishes the cache for snapshot id and moves it into place.
-// Failures leave the previous cache (or none); the next backup then
-// falls back to the parent's trees.
-func (c *bkTreeCache) commit(id format.ID) {
-	if c.tmp == nil {
-		return
-	}
-	if c.err != nil {
+// commit finishes the cache for snapshot id and moves it into place, and
+// returns why it could not (nil also when caching is off). A failure
+// leaves the previous cache (or none) and fails nothing else: the next
+// backup falls back to the parent's trees.
+func (c *bkTreeCache) commit(id format.ID) error {
+	if c.tmp == nil || c.err != nil {
 		c.discard()
-		return
+		return c.err
 	}
 	idx := binary.AppendUvarint(nil, c.n)
 	idx = append(idx, c.index...)
@@ -169,6 +167,7 @@ func (c *bkTreeCache) commit(id format.ID) {
 		os.Remove(c.tmp.Name())
 	}
 	c.tmp = nil
+	return err
 }
 
 // discard drops the cache being written.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -131,6 +132,7 @@ exit code is 3.
 			for _, fe := range sum.Errors {
 				fmt.Fprintf(stderr, "holdfast: %s: %v\n", fe.Path, fe.Err)
 			}
+			warnCache(stderr, sum)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				line := backupSummaryJSON{
@@ -175,4 +177,13 @@ exit code is 3.
 	k8s = registerK8sFlags(cmd)
 	dk.register(f)
 	return cmd
+}
+
+// warnCache tells the user that the local cache was not written. The
+// snapshot is fine; the next backup reads the parent's trees from the
+// server instead, which takes longer.
+func warnCache(w io.Writer, sum *client.BackupSummary) {
+	if sum.CacheError != nil {
+		fmt.Fprintf(w, "holdfast: warning: the local cache was not saved (%v); the next backup reads the parent's trees from the server instead\n", sum.CacheError)
+	}
 }

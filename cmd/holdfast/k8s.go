@@ -152,6 +152,7 @@ func (k *k8sFlags) podsPass(ctx context.Context, cmd *cobra.Command, r *client.R
 		for _, fe := range sum.Errors {
 			fmt.Fprintf(stderr, "holdfast: %s: %s: %v\n", o.Source.Name, fe.Path, fe.Err)
 		}
+		warnCache(stderr, sum)
 		if len(sum.Errors) > 0 {
 			partial++
 		}
