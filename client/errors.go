@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"connectrpc.com/connect"
 )
@@ -43,4 +44,15 @@ func fromRPC(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %s: %s", op, ce.Code(), ce.Message())
+}
+
+// unwrapPathErr drops the *os.PathError around a system call's error: the
+// caller names the file itself, and the wrapper would name it again
+// ("/a/f: write: write f: no space left on device").
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

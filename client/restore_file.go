@@ -305,7 +305,7 @@ func (rs *restorer) writer(q chan rsOp) {
 			f, err := createFile(job.dir, job.e.Name)
 			if err != nil {
 				job.failed = true
-				rs.fail(fmt.Errorf("/%s: create: %w", job.rel, err))
+				rs.fail(fmt.Errorf("/%s: create: %w", job.rel, unwrapPathErr(err)))
 			}
 			job.f = f
 		}
@@ -316,7 +316,7 @@ func (rs *restorer) writer(q chan rsOp) {
 		if rs.ctx.Err() == nil && !job.failed {
 			if _, err := job.f.WriteAt(op.chunk.Data, op.off); err != nil {
 				job.failed = true
-				rs.fail(fmt.Errorf("/%s: write: %w", job.rel, err))
+				rs.fail(fmt.Errorf("/%s: write: %w", job.rel, unwrapPathErr(err)))
 			} else {
 				n := int64(len(op.chunk.Data))
 				rs.opts.Progress.Bytes.Add(n)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -215,7 +214,7 @@ func (p *backupPipe) chunkRange(ch *chunker.Chunker, r io.Reader, exts []tree.Ex
 			return exts, n, nil
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("read: %w", bkUnwrapPathErr(err))
+			return nil, 0, fmt.Errorf("read: %w", unwrapPathErr(err))
 		}
 		id := p.r.Sealer.ID(c)
 		exts = append(exts, tree.Extent{ID: id, Length: uint64(len(c))})
@@ -225,14 +224,4 @@ func (p *backupPipe) chunkRange(ch *chunker.Chunker, r io.Reader, exts []tree.Ex
 			return nil, 0, err
 		}
 	}
-}
-
-// bkUnwrapPathErr drops the *os.PathError around a syscall error; the
-// caller names the file.
-func bkUnwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -178,7 +178,7 @@ func (s *bkScanner) list(abs, rel string) *bkListing {
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
-		l.err = bkUnwrapPathErr(err)
+		l.err = unwrapPathErr(err)
 		return l
 	}
 	fd := int(f.Fd())
