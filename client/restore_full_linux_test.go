@@ -3,11 +3,12 @@ package client
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/holdfast-backup/holdfast/internal/tmpfs"
 )
 
 // TestRestoreOntoAFullDisk restores more than a small tmpfs holds: the
@@ -15,18 +16,7 @@ import (
 // no space left on device", not the system call's own "write f: …" again).
 // It needs the right to mount (root, as on the project's machines and CI).
 func TestRestoreOntoAFullDisk(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("SKIP: cannot mount a tmpfs here (%v)", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
+	dir := tmpfs.Mount(t, 1<<20)
 	s := newRSServer(t)
 	r := s.initRepo(t)
 	snap := rsSnapshot(t, r, rsFile("big.bin", 0o644, rsData(rsRandom(1, 3<<20))))

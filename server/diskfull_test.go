@@ -14,6 +14,7 @@ import (
 
 	holdfastv1 "github.com/holdfast-backup/holdfast/format/gen/holdfast/v1"
 	"github.com/holdfast-backup/holdfast/format/indexkey"
+	"github.com/holdfast-backup/holdfast/internal/tmpfs"
 	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
@@ -27,21 +28,10 @@ import (
 // refused at once with ResourceExhausted, and reads and deletions work.
 // It needs the right to mount (root, as on the project's machines and CI).
 func TestUploadOnAFullDisk(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	// An 8 MiB ballast for the index, 16 MiB of somebody else's file and
-	// 40 MiB for the backup.
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
-		t.Skipf("SKIP: cannot mount a tmpfs here (%v); repo/index TestDiskFull covers the index", err)
-	}
-	// Registered first, so it runs after the fixture has closed the engine.
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
+	// 40 MiB for the backup. Mounted first, so it is unmounted after the
+	// fixture has closed the engine.
+	dir := tmpfs.Mount(t, 64<<20)
 	f := newUpFixture(t, upOptions{local: true, root: dir, packTarget: 4 << 20, index: index.Options{BallastSize: 8 << 20}})
 	other := filepath.Join(dir, "other")
 	if err := os.WriteFile(other, make([]byte, 16<<20), 0o600); err != nil {

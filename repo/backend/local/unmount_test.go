@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/holdfast-backup/holdfast/internal/tmpfs"
 	"github.com/holdfast-backup/holdfast/repo/backend"
 )
 
@@ -62,19 +62,7 @@ func TestStoreOnAnotherDevice(t *testing.T) {
 // taken for the store: nothing is written into it. It needs the right to
 // mount (root, as on the project's machines and CI).
 func TestUnmountedStore(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16m"); err != nil {
-		t.Skipf("SKIP: cannot mount a tmpfs here (%v); TestStoreOnAnotherDevice covers the check", err)
-	}
-	mounted := true
-	defer func() {
-		if mounted {
-			syscall.Unmount(dir, 0)
-		}
-	}()
+	dir := tmpfs.Mount(t, 16<<20) // without it, TestStoreOnAnotherDevice covers the check
 	b, err := New(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +73,6 @@ func TestUnmountedStore(t *testing.T) {
 	if err := syscall.Unmount(dir, 0); err != nil {
 		t.Fatal(err)
 	}
-	mounted = false
 	checkUnmounted(t, b)
 	if _, err := b.Get(context.Background(), "r/packs/ab/x.00", 0, -1); !errors.Is(err, backend.ErrUnavailable) {
 		t.Errorf("Get of an object on the unmounted disk: %v, want ErrUnavailable", err)
