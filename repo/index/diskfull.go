@@ -24,12 +24,13 @@ import (
 // the guard (vfs.OnDiskFull), which deletes the ballast; Pebble retries
 // the write that failed, once, and now has room for it and for what it
 // has in flight. From then on the index is full: a batch that takes new
-// data in (chunks, pins, sessions, snapshots) fails with ErrDiskFull, while
-// maintenance (forgetting snapshots, collecting garbage, ending sessions)
-// still commits, so space can be freed through the server itself. Once the file system has room
-// for the ballast and a quarter more, the ballast is put back and the
-// index takes writes (checked at most once per diskRecheck, when a commit is
-// refused or DiskFull is asked).
+// data in (chunks, pins, sessions, snapshots) fails with ErrDiskFull,
+// while maintenance (forgetting snapshots, collecting garbage, ending
+// sessions) still commits, so space can be freed through the server
+// itself. Once the file system has room for the ballast and a quarter
+// more, the ballast is put back and the index takes writes (checked at
+// most once per diskRecheck, when a commit is refused or DiskFull is
+// asked).
 
 // ballastName is the ballast's file name in the index directory. Pebble
 // leaves files it does not know alone.
