@@ -78,7 +78,7 @@ type Options struct {
 
 	// BallastSize is the disk space the index keeps in reserve for a full
 	// disk (see diskfull.go): on ENOSPC it gives the space back to Pebble
-	// and refuses new keys until the disk has room again. 0 means
+	// and refuses new data until the disk has room again. 0 means
 	// DefaultBallastSize; negative means no ballast, and a full disk then
 	// stops every write of the process.
 	BallastSize int64
