@@ -201,9 +201,30 @@ func (q *ring) close() error {
 	return errors.Join(errs...)
 }
 
+// sysEnter is io_uring_enter: it submits toSubmit SQEs and, unless
+// minComplete is 0, waits for that many completions.
+//
+// A call that only submits never waits for a disk: the kernel tries each
+// read once without blocking (a read of the page cache completes right
+// there) and hands the others to its workers. So it goes in as a raw
+// system call, which keeps this thread's P. Through syscall.Syscall the
+// Go scheduler would count it as a blocking call, and the runtime's
+// monitor, seeing a ring's worth of page-cache copies (a hundred µs or
+// more) still in the kernel, would take the P away and wake other threads
+// to hand it on, only to have this one take a P back on return; that
+// churn cost a lookup a fifth again as much CPU as the reads themselves
+// (see BenchmarkReadBatch's cpu-ns/read). A call that waits may wait for a
+// disk, so it goes through syscall.Syscall and gives its P up.
 func (q *ring) sysEnter(toSubmit, minComplete uint32) (int, error) {
-	r1, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(q.fd),
-		uintptr(toSubmit), uintptr(minComplete), enterGetEvents, 0, 0)
+	var r1 uintptr
+	var errno syscall.Errno
+	if minComplete == 0 {
+		r1, _, errno = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(q.fd),
+			uintptr(toSubmit), 0, 0, 0, 0)
+	} else {
+		r1, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(q.fd),
+			uintptr(toSubmit), uintptr(minComplete), enterGetEvents, 0, 0)
+	}
 	if errno != 0 {
 		return 0, errno
 	}
@@ -271,10 +292,16 @@ func (q *ring) queue(fd int32, i int, rd *Read) {
 func (q *ring) flush(n int, reads []Read) (retry bool, err error) {
 	atomic.StoreUint32(q.sqTail, q.tail) // publishes the SQEs written before it
 	submitted, reaped, stalls := 0, 0, 0
-	for reaped < n {
-		// The kernel consumes SQEs from its head up to our tail, so the
-		// count is all that a resumed submission needs.
-		got, err := q.enter(uint32(n-submitted), uint32(n-reaped))
+	for first := true; reaped < n; first = false {
+		// The first call only submits: reads of the page cache complete
+		// in it, and only if some did not does a second call wait. The
+		// kernel consumes SQEs from its head up to our tail, so the count
+		// is all that a resumed submission needs.
+		wait := uint32(n - reaped)
+		if first {
+			wait = 0
+		}
+		got, err := q.enter(uint32(n-submitted), wait)
 		submitted += got
 		c, again, rerr := q.reap(reads)
 		reaped += c

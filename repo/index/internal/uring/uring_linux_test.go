@@ -211,3 +211,49 @@ func TestOneEnterPerGroup(t *testing.T) {
 	}
 	t.Logf("%d io_uring_enter calls for %d reads", calls, n)
 }
+
+// TestSubmitThenWait: each group's first io_uring_enter only submits (it
+// goes in as a raw system call, so it must never wait for a disk), and
+// reads that did not complete in it, O_DIRECT ones here, are waited for
+// by the calls after it.
+func TestSubmitThenWait(t *testing.T) {
+	f := testFile(t, testFileSize)
+	direct, err := os.OpenFile(f.Name(), os.O_RDONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		t.Skipf("no O_DIRECT here: %v", err)
+	}
+	defer direct.Close()
+	const align, entries = 4096, 16
+	reads := make([]Read, 50)
+	rng := rand.New(rand.NewPCG(13, 0))
+	for i := range reads {
+		reads[i] = Read{Off: rng.Int64N(testFileSize/align) * align, Buf: alignedBuf(align, align)}
+	}
+	r := NewReader(entries)
+	defer r.Close()
+	var calls, submits, waits int
+	enterHook(t, r, func(call int, toSubmit, minComplete uint32, real func(uint32, uint32) (int, error)) (int, error) {
+		calls = call
+		if minComplete == 0 {
+			submits++
+		} else {
+			waits++
+			if toSubmit != 0 && submits == 0 {
+				t.Errorf("call %d waits for %d completions before any call only submitted", call, minComplete)
+			}
+		}
+		return real(toSubmit, minComplete)
+	})
+	if err := r.ReadBatch(int(direct.Fd()), reads); err != nil {
+		t.Fatal(err)
+	}
+	checkReads(t, f, reads)
+	if !r.Ring() {
+		t.Fatalf("Reader fell back to pread: %v", r.ringErr)
+	}
+	groups := (len(reads) + entries - 1) / entries
+	if submits != groups {
+		t.Errorf("%d submit-only calls for %d groups, want one each", submits, groups)
+	}
+	t.Logf("%d io_uring_enter calls: %d submit only, %d wait", calls, submits, waits)
+}
