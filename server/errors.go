@@ -78,6 +78,8 @@ func classify(err error) (connect.Code, string) {
 	// A store that cannot take writes is the operator's to fix; the client
 	// hears which kind of fault it is (the log names the store) and can
 	// retry later: nothing was committed.
+	case errors.Is(err, index.ErrNoRoom):
+		return connect.CodeResourceExhausted, "the server's index disk is full to the last byte: nothing can be recorded, not even deletions, until space is freed on that disk"
 	case errors.Is(err, index.ErrDiskFull):
 		return connect.CodeResourceExhausted, "the server's index disk is full: no new data can be stored until space is freed (forgetting snapshots and gc free it)"
 	case errors.Is(err, backend.ErrFull):

@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/holdfast-backup/holdfast/repo/backend"
+	"github.com/holdfast-backup/holdfast/repo/index"
 )
 
 // TestToConnectStoreFaults: each store fault reaches the client with its
@@ -28,6 +29,8 @@ func TestToConnectStoreFaults(t *testing.T) {
 		{backend.ErrUnavailable, connect.CodeUnavailable, "store is unavailable"},
 		{backend.ErrReadOnly, connect.CodeUnavailable, "read-only"},
 		{backend.ErrFull, connect.CodeResourceExhausted, "full"},
+		{index.ErrDiskFull, connect.CodeResourceExhausted, "forgetting snapshots and gc free it"},
+		{index.ErrNoRoom, connect.CodeResourceExhausted, "not even deletions"},
 		{errors.New("something else"), connect.CodeInternal, "internal error"},
 	} {
 		err := fmt.Errorf("put pack: local: put %s/ab: %w (%w)", secret, tc.kind, syscall.ENOENT)

@@ -60,8 +60,13 @@ func (b *Batch) Commit(sync bool) error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.takesData && b.disk.refuses() {
-		return fmt.Errorf("%w: new data is refused until space is freed", ErrDiskFull)
+	if b.disk.refuses() {
+		if b.takesData {
+			return fmt.Errorf("%w: new data is refused until space is freed", ErrDiskFull)
+		}
+		if !b.disk.roomFor(int64(b.b.Len())) {
+			return ErrNoRoom
+		}
 	}
 	wo := pebble.NoSync
 	if sync {

@@ -108,6 +108,21 @@ func (g *diskGuard) onDiskFull() {
 	g.log.Error("the index's disk is full: new data is refused until space is freed (forget and gc free it)", "ballast_bytes", g.size)
 }
 
+// roomFor reports whether a full index's disk still has room to log a
+// batch of n bytes: twice the batch, and a sixteenth of the ballast for
+// the log's framing, file system metadata and what other writers of the
+// disk may take meanwhile (4 MiB with the default ballast). Once the
+// ballast is spent (or was never reserved), a write-ahead-log write that
+// meets ENOSPC makes Pebble panic, so a maintenance batch is refused
+// instead when it might not fit.
+func (g *diskGuard) roomFor(n int64) bool {
+	free, err := g.free(filepath.Dir(g.path))
+	if err != nil {
+		return true // no answer: let Pebble try, as before the ballast ran out
+	}
+	return free >= 2*n+g.size/16
+}
+
 // refuses reports whether a batch that takes new data must be refused. A full
 // index looks at the free space again at most once per diskRecheck and
 // takes writes again once the ballast is back.

@@ -179,3 +179,62 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskFullNoRoom: once the ballast is spent and something else fills
+// the disk to the last byte, even a deletion is refused with ErrNoRoom
+// (Pebble would panic on the write-ahead-log write that meets ENOSPC, and
+// wedge every later commit); with a little room back, deletions commit
+// again while new data stays refused.
+func TestDiskFullNoRoom(t *testing.T) {
+	dir := t.TempDir()
+	disk := &fullDisk{FS: vfs.Default}
+	disk.left.Store(math.MaxInt64 / 2)
+	x, _ := openOnDisk(t, dir, disk)
+	const repo = 1
+	if err := putChunks(x, repo, format.ID{1}, format.ID{2}); err != nil {
+		t.Fatal(err)
+	}
+	disk.left.Store(0)
+	if err := putChunks(x, repo, format.ID{3}); err != nil {
+		t.Fatalf("the commit that met ENOSPC: %v", err)
+	}
+	disk.left.Store(0) // another writer takes what the ballast freed
+
+	deleteChunk := func(id format.ID) error {
+		b := x.NewBatch()
+		defer b.Close()
+		b.DeleteChunk(repo, id)
+		return b.Commit(true)
+	}
+	done := make(chan error, 1)
+	go func() { done <- deleteChunk(format.ID{1}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNoRoom) || !errors.Is(err, ErrDiskFull) {
+			t.Fatalf("deletion on a disk with no room: %v, want ErrNoRoom", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a deletion on a disk with no room hangs")
+	}
+
+	// Room for a deletion, not for the ballast and a quarter more.
+	disk.left.Store(1<<20/16 + 64<<10) // openOnDisk's ballast is 1 MiB
+	if err := deleteChunk(format.ID{1}); err != nil {
+		t.Fatalf("deletion with room for it: %v", err)
+	}
+	if err := putChunks(x, repo, format.ID{4}); !errors.Is(err, ErrDiskFull) || errors.Is(err, ErrNoRoom) {
+		t.Fatalf("put on the still full disk: %v, want ErrDiskFull (not ErrNoRoom)", err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	disk.left.Store(math.MaxInt64 / 2)
+	x, _ = openOnDisk(t, dir, disk)
+	defer x.Close()
+	for id, want := range map[format.ID]bool{{1}: false, {2}: true, {3}: true, {4}: false} {
+		_, err := x.GetChunk(repo, id)
+		if got := err == nil; got != want || (err != nil && !errors.Is(err, ErrNotFound)) {
+			t.Errorf("chunk %x after reopen: present %v (%v), want %v", id[:1], got, err, want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package index
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Open errors.
 var (
@@ -25,6 +28,12 @@ var (
 	// disk is full. Other batches still commit, so that forgetting
 	// snapshots and collecting garbage can free space.
 	ErrDiskFull = errors.New("index: the disk is full")
+
+	// ErrNoRoom is ErrDiskFull (errors.Is finds both) for any batch, when
+	// the index is full and the disk has no room even for the batch in
+	// the write-ahead log: Pebble would panic on that write. Only space
+	// freed outside the index ends it.
+	ErrNoRoom = fmt.Errorf("%w: no room left even to record deletions", ErrDiskFull)
 )
 
 // Lookup errors.
