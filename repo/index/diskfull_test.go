@@ -104,6 +104,18 @@ func putChunks(x *Index, repo uint32, ids ...format.ID) error {
 	return b.Commit(true)
 }
 
+// wantChunks checks which of the chunks in want repository repo holds
+// after a reopen.
+func wantChunks(t *testing.T, x *Index, repo uint32, want map[format.ID]bool) {
+	t.Helper()
+	for id, present := range want {
+		_, err := x.GetChunk(repo, id)
+		if got := err == nil; got != present || (err != nil && !errors.Is(err, ErrNotFound)) {
+			t.Errorf("chunk %x after reopen: present %v (%v), want %v", id[:1], got, err, present)
+		}
+	}
+}
+
 // TestDiskFull fills the index's disk under a real Pebble: the write that
 // meets ENOSPC commits (the ballast makes room for Pebble's retry) instead
 // of panicking and wedging every later commit; then batches that take new
@@ -172,12 +184,7 @@ func TestDiskFull(t *testing.T) {
 
 	x, _ = openOnDisk(t, dir, disk)
 	defer x.Close()
-	for id, want := range map[format.ID]bool{{1}: false, {2}: true, {3}: false, {4}: true} {
-		_, err := x.GetChunk(repo, id)
-		if got := err == nil; got != want || (err != nil && !errors.Is(err, ErrNotFound)) {
-			t.Errorf("chunk %x after reopen: present %v (%v), want %v", id[:1], got, err, want)
-		}
-	}
+	wantChunks(t, x, repo, map[format.ID]bool{{1}: false, {2}: true, {3}: false, {4}: true})
 }
 
 // TestDiskFullNoRoom: once the ballast is spent and something else fills
@@ -231,10 +238,5 @@ func TestDiskFullNoRoom(t *testing.T) {
 	disk.left.Store(math.MaxInt64 / 2)
 	x, _ = openOnDisk(t, dir, disk)
 	defer x.Close()
-	for id, want := range map[format.ID]bool{{1}: false, {2}: true, {3}: true, {4}: false} {
-		_, err := x.GetChunk(repo, id)
-		if got := err == nil; got != want || (err != nil && !errors.Is(err, ErrNotFound)) {
-			t.Errorf("chunk %x after reopen: present %v (%v), want %v", id[:1], got, err, want)
-		}
-	}
+	wantChunks(t, x, repo, map[format.ID]bool{{1}: false, {2}: true, {3}: true, {4}: false})
 }

@@ -139,11 +139,7 @@ func TestComplete(t *testing.T) {
 // buffers pinned) before pread answers for them.
 func TestRingFailureWithReadsInFlight(t *testing.T) {
 	f := testFile(t, testFileSize)
-	direct, err := os.OpenFile(f.Name(), os.O_RDONLY|syscall.O_DIRECT, 0)
-	if err != nil {
-		t.Skipf("no O_DIRECT here: %v", err)
-	}
-	defer direct.Close()
+	direct := openDirect(t, f)
 	const align = 4096
 	reads := make([]Read, 64)
 	rng := rand.New(rand.NewPCG(11, 0))
@@ -174,6 +170,19 @@ func TestRingFailureWithReadsInFlight(t *testing.T) {
 		// happens; a test that failed then would fail for the disk.
 		t.Logf("%d reads had not completed after %v; their buffers are pinned", q.inflight, abandonWait)
 	}
+}
+
+// openDirect opens f again for O_DIRECT reads, which bypass the page
+// cache and so are still in flight when a submit-only call returns, or
+// skips the test where the file system refuses O_DIRECT.
+func openDirect(t *testing.T, f *os.File) *os.File {
+	t.Helper()
+	direct, err := os.OpenFile(f.Name(), os.O_RDONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		t.Skipf("no O_DIRECT here: %v", err)
+	}
+	t.Cleanup(func() { _ = direct.Close() })
+	return direct
 }
 
 // alignedBuf returns n bytes of heap memory aligned for O_DIRECT.
@@ -218,11 +227,7 @@ func TestOneEnterPerGroup(t *testing.T) {
 // by the calls after it.
 func TestSubmitThenWait(t *testing.T) {
 	f := testFile(t, testFileSize)
-	direct, err := os.OpenFile(f.Name(), os.O_RDONLY|syscall.O_DIRECT, 0)
-	if err != nil {
-		t.Skipf("no O_DIRECT here: %v", err)
-	}
-	defer direct.Close()
+	direct := openDirect(t, f)
 	const align, entries = 4096, 16
 	reads := make([]Read, 50)
 	rng := rand.New(rand.NewPCG(13, 0))
