@@ -284,7 +284,7 @@ func (rt *repoTable) records(id *format.ID, span int64, lo int) (from, to int64,
 // containsID reports whether the sorted IDs in b include id. It searches
 // their first 8 bytes as integers, without a comparison function: this
 // runs once per present ID in a lookup, where bytes.Compare through
-// sort.Search cost as much as the fence search and the filter together.
+// sort.Search took about 8% of the CPU, as much as the filter probe.
 func containsID(b []byte, id *format.ID) bool {
 	head := binary.BigEndian.Uint64(id[:8])
 	lo, hi := 0, len(b)/format.IDSize
